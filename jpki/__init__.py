@@ -1,1 +1,2 @@
-"""JPKI (公的個人認証サービス): signing and user-authentication CAs, My Number Card, registry-driven lifecycle."""
+"""JPKI (公的個人認証サービス): signing and user-authentication CAs, My Number Card,
+registry-driven lifecycle."""

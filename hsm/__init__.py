@@ -1,0 +1,64 @@
+"""Key custody: one Signer protocol over software keys and PKCS#11 tokens.
+
+Everything above this package signs through a :class:`Signer`; nothing above it knows where a key lives::
+
+    from hsm import open_backend, KeyKind
+    with open_backend("pkcs11:token=ca", pin_source="pin.txt") as backend:
+        signer = backend.generate("ca-2026", KeyKind.P256)
+        signature = signer.sign(b"tbs bytes")
+
+pyca/cryptography's builders sign through :func:`as_private_key` (or :func:`builder_arguments`).
+"""
+
+from hsm.adapter import as_private_key, builder_arguments
+from hsm.algorithms import HashName, KeyKind, PublicKey, Scheme, SignatureAlgorithm, verify_signature
+from hsm.backend import KeyBackend, KeyInfo, open_backend
+from hsm.errors import (
+    BackendFailure,
+    HsmError,
+    InvalidKeyUri,
+    KeyExists,
+    KeyNotExtractable,
+    KeyNotFound,
+    MechanismUnsupported,
+    PinIncorrect,
+    PinLocked,
+    PinMissing,
+    TokenBusy,
+    TokenNotFound,
+)
+from hsm.secrets import Secret
+from hsm.signer import Signer
+from hsm.uri import FileKeyUri, KeyUri, Pkcs11KeyUri, parse_key_uri
+
+__all__ = [
+    "BackendFailure",
+    "FileKeyUri",
+    "HashName",
+    "HsmError",
+    "InvalidKeyUri",
+    "KeyBackend",
+    "KeyExists",
+    "KeyInfo",
+    "KeyKind",
+    "KeyNotExtractable",
+    "KeyNotFound",
+    "KeyUri",
+    "MechanismUnsupported",
+    "PinIncorrect",
+    "PinLocked",
+    "PinMissing",
+    "Pkcs11KeyUri",
+    "PublicKey",
+    "Scheme",
+    "Secret",
+    "SignatureAlgorithm",
+    "Signer",
+    "TokenBusy",
+    "TokenNotFound",
+    "as_private_key",
+    "builder_arguments",
+    "open_backend",
+    "parse_key_uri",
+    "verify_signature",
+]
