@@ -1,0 +1,27 @@
+"""``jlis ...``: the command-line front door.
+
+Module-level imports stay light so that ``jlis --help`` starts fast; heavy dependencies (uvicorn, FastAPI)
+are imported inside the commands that need them.
+"""
+
+import typer
+
+from jlis.cli.hsm import hsm_app
+from jlis.cli.serve import serve
+
+app = typer.Typer(
+    name="jlis",
+    help="jlis-pki: JPKI and LGPKI certification authorities, OCSP, CRLs and key custody.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Never print frames with their local variables: a PIN or passphrase could be one of them.
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(hsm_app, name="hsm")
+app.command()(serve)
+
+
+def main() -> None:
+    """Console-script entry point (``jlis = "jlis.cli:main"``)."""
+    app(prog_name="jlis")

@@ -1,0 +1,93 @@
+"""``jlis serve``: run the HTTP services (health, docs; CA, CRL and OCSP endpoints as they land)."""
+
+import os
+import socket
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+DEFAULT_HOME = Path("var")
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print a one-line error on stderr (no traceback) and return the Exit to raise."""
+    typer.echo(f"jlis serve: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def prepare_home(home: Path) -> Path:
+    """Create the state directory if missing, private to the service user (0700)."""
+    home = home.expanduser().resolve()
+    if not home.is_dir():
+        try:
+            home.mkdir(mode=0o700, parents=True)
+            home.chmod(0o700)  # mkdir's mode is filtered by the umask
+        except OSError as exc:
+            raise fail(f"cannot create home directory {home}: {exc.strerror or exc}") from None
+    return home
+
+
+def reason(exc: OSError) -> str:
+    """The OS's short reason (``Address already in use``), without the context create_server appends."""
+    if isinstance(exc, socket.gaierror) or not exc.errno:
+        return exc.strerror or str(exc)
+    return os.strerror(exc.errno)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind and listen before starting uvicorn, so 'address in use' is a clean error and not a log dump."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise fail(f"cannot listen on {host}:{port}: {reason(exc)}") from None
+
+
+def base_url(sock: socket.socket) -> str:
+    """The URL clients use, with the port actually bound (``--port 0`` picks a free one)."""
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def announce(url: str, home: Path) -> None:
+    """Tell the operator where the service answers."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from jlis.app import package_version
+
+    console = Console(soft_wrap=True, highlight=False)  # soft_wrap: never split a URL across lines
+    console.print(
+        f"[bold]jlis-pki {package_version()}[/bold] serving on [bold cyan]{escape(url)}[/bold cyan]"
+    )
+    console.print(f"  health  {url}/healthz", markup=False)
+    console.print(f"  docs    {url}/docs", markup=False)
+    console.print(f"  home    {home}", markup=False)
+
+
+def serve(
+    home: Annotated[
+        Path,
+        typer.Option(envvar="JLIS_HOME", show_envvar=True, help="State directory (created 0700 if missing)."),
+    ] = DEFAULT_HOME,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = DEFAULT_HOST,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="TCP port (0 picks a free port).")
+    ] = DEFAULT_PORT,
+) -> None:
+    """Serve the HTTP API (/healthz, /docs) with uvicorn until interrupted."""
+    import uvicorn
+
+    from jlis.app import create_app
+
+    home = prepare_home(home)
+    app = create_app()
+    sock = listen(host, port)
+    announce(base_url(sock), home)
+    server = uvicorn.Server(uvicorn.Config(app))
+    server.run(sockets=[sock])
+    if not server.started:
+        raise fail("the server did not start (see the log above)", code=3)
