@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from hsm.algorithms import KeyKind, PublicKey, SignatureAlgorithm
@@ -11,7 +13,7 @@ from hsm.errors import MechanismUnsupported
 class SoftwareSigner:
     """Signs with a pyca private key; the key object never leaves this class."""
 
-    __slots__ = ("_algorithm", "_ecdsa", "_hash", "_key", "_label", "_padding", "_public")
+    __slots__ = ("_algorithm", "_key", "_label", "_public", "sign")
 
     def __init__(
         self, key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, label: str, algorithm: SignatureAlgorithm
@@ -21,9 +23,8 @@ class SoftwareSigner:
         self._label = label
         self._algorithm = algorithm
         self._public: PublicKey = key.public_key()
-        self._hash = algorithm.hash.pyca()
-        self._padding = algorithm.pyca_padding() if algorithm.is_rsa else None
-        self._ecdsa = None if algorithm.is_rsa else ec.ECDSA(self._hash)
+        self.sign: Callable[[bytes], bytes] = _bind(key, algorithm)
+        """Hash ``data`` with the algorithm's hash and sign it (bound once: no dispatch per signature)."""
 
     @property
     def public_key(self) -> PublicKey:
@@ -37,16 +38,21 @@ class SoftwareSigner:
     def label(self) -> str:
         return self._label
 
-    def sign(self, data: bytes) -> bytes:
-        key = self._key
-        if self._ecdsa is not None and isinstance(key, ec.EllipticCurvePrivateKey):
-            return key.sign(data, self._ecdsa)
-        if self._padding is not None and isinstance(key, rsa.RSAPrivateKey):
-            return key.sign(data, self._padding, self._hash)
-        raise MechanismUnsupported(self._algorithm.name, "does not match the key")
-
     def with_algorithm(self, algorithm: SignatureAlgorithm) -> SoftwareSigner:
         return SoftwareSigner(self._key, self._label, algorithm)
 
     def __repr__(self) -> str:
         return f"SoftwareSigner(label={self._label!r}, algorithm={self._algorithm.name})"
+
+
+def _bind(
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, algorithm: SignatureAlgorithm
+) -> Callable[[bytes], bytes]:
+    hash_algorithm = algorithm.hash.pyca()
+    if isinstance(key, rsa.RSAPrivateKey):
+        rsa_key, pad = key, algorithm.pyca_padding()
+        return lambda data: rsa_key.sign(data, pad, hash_algorithm)
+    if algorithm.is_rsa:
+        raise MechanismUnsupported(algorithm.name, "does not match the key")
+    ec_key, ecdsa = key, ec.ECDSA(hash_algorithm)
+    return lambda data: ec_key.sign(data, ecdsa)
