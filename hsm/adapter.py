@@ -8,7 +8,7 @@ operation that would need the private key itself (``private_bytes``, ``private_n
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Self
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -74,7 +74,27 @@ def _refuse(signer: Signer, what: str) -> NoReturn:
     raise KeyNotExtractable(signer.label, f"{what} is not available through a Signer")
 
 
-class RsaSignerKey(rsa.RSAPrivateKey):
+class _SignerKey:
+    """What both adapters share: the Signer, no private material, and copies that are the same object."""
+
+    signer: Signer
+
+    def private_bytes(
+        self,
+        encoding: serialization.Encoding,
+        format: serialization.PrivateFormat,
+        encryption_algorithm: serialization.KeySerializationEncryption,
+    ) -> bytes:
+        _refuse(self.signer, "the private key")
+
+    def __copy__(self) -> Self:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Self:
+        return self
+
+
+class RsaSignerKey(_SignerKey, rsa.RSAPrivateKey):
     """An RSA Signer dressed as ``rsa.RSAPrivateKey``."""
 
     def __init__(self, signer: Signer) -> None:
@@ -105,22 +125,8 @@ class RsaSignerKey(rsa.RSAPrivateKey):
     def private_numbers(self) -> rsa.RSAPrivateNumbers:
         _refuse(self.signer, "the private numbers")
 
-    def private_bytes(
-        self,
-        encoding: serialization.Encoding,
-        format: serialization.PrivateFormat,
-        encryption_algorithm: serialization.KeySerializationEncryption,
-    ) -> bytes:
-        _refuse(self.signer, "the private key")
 
-    def __copy__(self) -> RsaSignerKey:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, object]) -> RsaSignerKey:
-        return self
-
-
-class EcSignerKey(ec.EllipticCurvePrivateKey):
+class EcSignerKey(_SignerKey, ec.EllipticCurvePrivateKey):
     """An ECDSA Signer dressed as ``ec.EllipticCurvePrivateKey``."""
 
     def __init__(self, signer: Signer) -> None:
@@ -152,17 +158,3 @@ class EcSignerKey(ec.EllipticCurvePrivateKey):
 
     def private_numbers(self) -> ec.EllipticCurvePrivateNumbers:
         _refuse(self.signer, "the private numbers")
-
-    def private_bytes(
-        self,
-        encoding: serialization.Encoding,
-        format: serialization.PrivateFormat,
-        encryption_algorithm: serialization.KeySerializationEncryption,
-    ) -> bytes:
-        _refuse(self.signer, "the private key")
-
-    def __copy__(self) -> EcSignerKey:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, object]) -> EcSignerKey:
-        return self

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 from hsm.algorithms import KeyKind, PublicKey, SignatureAlgorithm
 from hsm.backend import KeyInfo, check_new_label
 from hsm.errors import HsmError, KeyExists, KeyNotFound, PinMissing, TokenNotFound
-from hsm.p11_keys import SignPlan, ec_params, kind_of_object, public_key_of, sign_plan
+from hsm.p11_keys import SignPlan, ec_params, kind_of_object, public_key_of, sign_plan, signing_key_template
 from hsm.p11_module import default_module, load_module, translate
 from hsm.p11_pool import POOLS, SessionPool
 from hsm.secrets import PKCS11_PIN_ENV, Secret, resolve_secret
@@ -206,17 +206,6 @@ class Pkcs11Backend:
             if _exists(session, label):
                 raise KeyExists(label, self.description)
             temp_id = secrets.token_bytes(20)
-            private_template = {
-                Attribute.TOKEN: True,
-                Attribute.PRIVATE: True,
-                Attribute.SENSITIVE: True,
-                Attribute.EXTRACTABLE: backupable,
-                Attribute.WRAP_WITH_TRUSTED: backupable,
-                Attribute.SIGN: True,
-                Attribute.DECRYPT: False,
-                Attribute.UNWRAP: False,
-                Attribute.DERIVE: False,
-            }
             public_template: dict[Attribute, Any] = {
                 Attribute.TOKEN: True,
                 Attribute.PRIVATE: False,
@@ -224,30 +213,21 @@ class Pkcs11Backend:
                 Attribute.ENCRYPT: False,
                 Attribute.WRAP: False,
             }
+            if kind.is_rsa:
+                public_template[Attribute.PUBLIC_EXPONENT] = b"\x01\x00\x01"
+            else:
+                public_template[Attribute.EC_PARAMS] = ec_params(kind)
             try:
-                if kind.is_rsa:
-                    public_template[Attribute.PUBLIC_EXPONENT] = b"\x01\x00\x01"
-                    pub, priv = session.generate_keypair(
-                        KeyType.RSA,
-                        kind.rsa_bits,
-                        id=temp_id,
-                        label=label,
-                        store=True,
-                        capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
-                        public_template=public_template,
-                        private_template=private_template,
-                    )
-                else:
-                    public_template[Attribute.EC_PARAMS] = ec_params(kind)
-                    pub, priv = session.generate_keypair(
-                        KeyType.EC,
-                        id=temp_id,
-                        label=label,
-                        store=True,
-                        capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
-                        public_template=public_template,
-                        private_template=private_template,
-                    )
+                pub, priv = session.generate_keypair(
+                    KeyType.RSA if kind.is_rsa else KeyType.EC,
+                    kind.rsa_bits if kind.is_rsa else None,
+                    id=temp_id,
+                    label=label,
+                    store=True,
+                    capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
+                    public_template=public_template,
+                    private_template={Attribute.TOKEN: True, **signing_key_template(backupable=backupable)},
+                )
                 public = public_key_of(pub)
                 key_id = x509.SubjectKeyIdentifier.from_public_key(public).digest
                 pub[Attribute.ID] = key_id

@@ -36,7 +36,7 @@ from hsm.algorithms import KeyKind, PublicKey, verify_signature
 from hsm.backend import check_new_label
 from hsm.errors import HsmError, KeyExists, KeyNotExtractable, KeyNotFound, PinMissing, TokenBusy
 from hsm.p11 import Pkcs11Backend, Pkcs11Signer, find_private_key, find_token, module_for
-from hsm.p11_keys import public_key_of, public_template
+from hsm.p11_keys import public_key_of, public_template, signing_key_template
 from hsm.p11_module import load_module, translate
 from hsm.secrets import PKCS11_SO_PIN_ENV, resolve_secret
 from hsm.uri import Pkcs11KeyUri, parse_key_uri
@@ -48,6 +48,25 @@ _TRANSPORT = (Mechanism.RSA_PKCS_OAEP, (Mechanism.SHA_1, MGF.SHA1, None))
 _FORMAT = "jlis-wrapped-key/1"
 # python-pkcs11 adds every capability attribute to an unwrap template; these are invalid on private keys.
 _NOT_FOR_PRIVATE = {a: pkcs11.DEFAULT for a in (Attribute.ENCRYPT, Attribute.VERIFY, Attribute.WRAP)}
+
+
+def _trusted_wrapping_template(*, extractable: bool) -> dict[Attribute, Any]:
+    """An AES key the token trusts for wrapping: visible (only an SO can set CKA_TRUSTED, and SO objects are
+    public), sensitive, usable only to wrap and unwrap."""
+    return {
+        Attribute.PRIVATE: False,
+        Attribute.TRUSTED: True,
+        Attribute.WRAP: True,
+        Attribute.UNWRAP: True,
+        Attribute.SENSITIVE: True,
+        Attribute.EXTRACTABLE: extractable,
+        Attribute.WRAP_WITH_TRUSTED: True,
+        Attribute.ENCRYPT: False,
+        Attribute.DECRYPT: False,
+        Attribute.SIGN: False,
+        Attribute.VERIFY: False,
+        Attribute.DERIVE: False,
+    }
 
 
 class InvalidBackup(HsmError):
@@ -167,17 +186,7 @@ def unwrap_key(
                 label=new_label,
                 store=True,
                 mechanism=WRAP_MECHANISM,
-                template={
-                    **_NOT_FOR_PRIVATE,
-                    Attribute.PRIVATE: True,
-                    Attribute.SENSITIVE: True,
-                    Attribute.EXTRACTABLE: True,
-                    Attribute.WRAP_WITH_TRUSTED: True,
-                    Attribute.SIGN: True,
-                    Attribute.DECRYPT: False,
-                    Attribute.UNWRAP: False,
-                    Attribute.DERIVE: False,
-                },
+                template={**_NOT_FOR_PRIVATE, **signing_key_template(backupable=True)},
             )
             created.append(priv)
             pub_attrs = {
@@ -260,20 +269,7 @@ class TokenAdmin:
                 256,
                 label=label,
                 store=True,
-                template={
-                    Attribute.PRIVATE: False,
-                    Attribute.TRUSTED: True,
-                    Attribute.WRAP: True,
-                    Attribute.UNWRAP: True,
-                    Attribute.SENSITIVE: True,
-                    Attribute.EXTRACTABLE: exportable,
-                    Attribute.WRAP_WITH_TRUSTED: True,
-                    Attribute.ENCRYPT: False,
-                    Attribute.DECRYPT: False,
-                    Attribute.SIGN: False,
-                    Attribute.VERIFY: False,
-                    Attribute.DERIVE: False,
-                },
+                template=_trusted_wrapping_template(extractable=exportable),
             )
         except p11e.PKCS11Error as exc:
             raise translate(exc, where=self.where, operation="creating the wrapping key") from None
@@ -348,19 +344,7 @@ class TokenAdmin:
                 store=True,
                 mechanism=_TRANSPORT[0],
                 mechanism_param=_TRANSPORT[1],
-                template={
-                    Attribute.PRIVATE: False,
-                    Attribute.TRUSTED: True,
-                    Attribute.WRAP: True,
-                    Attribute.UNWRAP: True,
-                    Attribute.SENSITIVE: True,
-                    Attribute.EXTRACTABLE: False,
-                    Attribute.ENCRYPT: False,
-                    Attribute.DECRYPT: False,
-                    Attribute.SIGN: False,
-                    Attribute.VERIFY: False,
-                    Attribute.DERIVE: False,
-                },
+                template=_trusted_wrapping_template(extractable=False),
             )
             for cls in (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY):
                 _destroy(

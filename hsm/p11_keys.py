@@ -52,6 +52,21 @@ def ec_params(kind: KeyKind) -> bytes:
     return bytes(keys.ECDomainParameters(name="named", value=_CURVE_NAMES[kind]).dump())
 
 
+def signing_key_template(*, backupable: bool) -> dict[Attribute, Any]:
+    """A private signing key: private, sensitive, sign-only; extractable only when ``backupable``, and then
+    only wrapped under a trusted key."""
+    return {
+        Attribute.PRIVATE: True,
+        Attribute.SENSITIVE: True,
+        Attribute.EXTRACTABLE: backupable,
+        Attribute.WRAP_WITH_TRUSTED: backupable,
+        Attribute.SIGN: True,
+        Attribute.DECRYPT: False,
+        Attribute.UNWRAP: False,
+        Attribute.DERIVE: False,
+    }
+
+
 def kind_of_object(obj: Any) -> KeyKind | None:
     """The key kind of a PKCS#11 RSA or EC key object (public or private), None when unsupported."""
     key_type = obj[Attribute.KEY_TYPE]
