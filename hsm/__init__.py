@@ -12,7 +12,7 @@ pyca/cryptography's builders sign through :func:`as_private_key` (or :func:`buil
 
 from hsm.adapter import as_private_key, builder_arguments
 from hsm.algorithms import HashName, KeyKind, PublicKey, Scheme, SignatureAlgorithm, verify_signature
-from hsm.backend import KeyBackend, KeyInfo, open_backend
+from hsm.backend import KeyBackend, KeyInfo, key_label, open_backend, open_signer
 from hsm.errors import (
     BackendFailure,
     HsmError,
@@ -58,7 +58,9 @@ __all__ = [
     "TokenNotFound",
     "as_private_key",
     "builder_arguments",
+    "key_label",
     "open_backend",
+    "open_signer",
     "parse_key_uri",
     "verify_signature",
 ]

@@ -10,9 +10,9 @@ from types import TracebackType
 from typing import Protocol
 
 from hsm.algorithms import KeyKind, PublicKey, SignatureAlgorithm
-from hsm.errors import HsmError
+from hsm.errors import HsmError, InvalidKeyUri, KeyNotFound
 from hsm.signer import Signer
-from hsm.uri import FileKeyUri, parse_key_uri
+from hsm.uri import FileKeyUri, Pkcs11KeyUri, parse_key_uri
 
 _NEW_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -98,3 +98,45 @@ def open_backend(
     from hsm.p11 import Pkcs11Backend
 
     return Pkcs11Backend.open(parsed, pin_source=pin_source, environ=environ)
+
+
+def key_label(uri: str, label: str | None = None) -> str:
+    """The label of the key a URI names (``object=``), or the one given; both must agree when both are set."""
+    parsed = parse_key_uri(uri)
+    named = parsed.object
+    if label is not None and named is not None and label != named:
+        raise InvalidKeyUri(uri, f"names key {named!r} but label {label!r} was asked for")
+    chosen = label or named
+    if chosen is None:
+        raise InvalidKeyUri(uri, "names no key: add object=LABEL to the URI or give a label")
+    return chosen
+
+
+def open_signer(
+    uri: str,
+    *,
+    label: str | None = None,
+    algorithm: SignatureAlgorithm | None = None,
+    pin_source: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Signer:
+    """The Signer of the one key a URI names: ``pkcs11:token=T;object=L`` (or ``;id=%..``) or
+    ``file:DIR?object=L``. The backend stays open for as long as the Signer is used."""
+    parsed = parse_key_uri(uri)
+    backend = open_backend(uri, pin_source=pin_source, environ=environ)
+    try:
+        if (
+            isinstance(parsed, Pkcs11KeyUri)
+            and parsed.id is not None
+            and label is None
+            and parsed.object is None
+        ):
+            from hsm.p11 import Pkcs11Backend
+
+            if not isinstance(backend, Pkcs11Backend):
+                raise KeyNotFound(f"id {parsed.id.hex()}", backend.description)
+            return backend.signer_by_id(parsed.id, algorithm)
+        return backend.signer(key_label(uri, label), algorithm)
+    except BaseException:
+        backend.close()
+        raise

@@ -239,14 +239,21 @@ class Pkcs11Backend:
         return self._make_signer(label, ("id", key_id), public, SignatureAlgorithm.default_for(kind))
 
     def signer(self, label: str, algorithm: SignatureAlgorithm | None = None) -> Pkcs11Signer:
-        key_ref, public = self._locate(label)
+        return self._signer_for(("label", label), algorithm)
+
+    def signer_by_id(self, key_id: bytes, algorithm: SignatureAlgorithm | None = None) -> Pkcs11Signer:
+        """The Signer of the key whose CKA_ID is ``key_id`` (our keys: the SHA-1 key identifier)."""
+        return self._signer_for(("id", key_id), algorithm)
+
+    def _signer_for(self, ref: tuple[str, bytes | str], algorithm: SignatureAlgorithm | None) -> Pkcs11Signer:
+        key_ref, public, label = self._locate(ref)
         kind = KeyKind.of(public)
         algorithm = algorithm or SignatureAlgorithm.default_for(kind)
         algorithm.check_key(kind)
         return self._make_signer(label, key_ref, public, algorithm)
 
     def public_key(self, label: str) -> PublicKey:
-        return self._locate(label)[1]
+        return self._locate(("label", label))[1]
 
     def list_keys(self) -> list[KeyInfo]:
         infos = []
@@ -289,17 +296,18 @@ class Pkcs11Backend:
         plan = sign_plan(algorithm, self._pool.mechanisms(), self.description)
         return Pkcs11Signer(self._pool, label, key_ref, public, algorithm, plan)
 
-    def _locate(self, label: str) -> tuple[tuple[str, bytes | str], PublicKey]:
-        """The private key's reference (by CKA_ID when it has one) and its public key."""
+    def _locate(self, ref: tuple[str, bytes | str]) -> tuple[tuple[str, bytes | str], PublicKey, str]:
+        """The private key's reference (by CKA_ID when it has one), its public key and its label."""
         with self._pool.session() as pooled:
             session = pooled.session
-            priv = find_private_key(session, ("label", label), self.description)
+            priv = find_private_key(session, ref, self.description)
             try:
                 key_id: bytes = priv[Attribute.ID] or b""
+                label: str = priv[Attribute.LABEL] or ""
                 public = _public_for(session, priv, key_id, label)
             except p11e.PKCS11Error as exc:
-                raise translate(exc, where=self.description, operation=f"reading key {label!r}") from None
-        return (("id", key_id) if key_id else ("label", label)), public
+                raise translate(exc, where=self.description, operation=f"reading key {ref[1]!r}") from None
+        return (("id", key_id) if key_id else ("label", label)), public, label
 
 
 def _public_for(session: pkcs11.Session, priv: Any, key_id: bytes, label: str) -> PublicKey:

@@ -41,6 +41,8 @@ class FileKeyUri:
 
     directory: Path
     pin_source: str | None = None
+    object: str | None = None
+    """The key's label, when the URI names one key (``file:DIR?object=LABEL``)."""
 
     def display(self) -> str:
         return f"key store {self.directory}"
@@ -92,12 +94,13 @@ def _parse_file(text: str) -> FileKeyUri:
         body = slash + rest
     if not body:
         raise InvalidKeyUri(text, "no directory given")
-    pin_source = None
-    for name, value in _query_pairs(text, query):
-        if name != "pin-source":
-            raise InvalidKeyUri(text, _unknown(name, "query", {"pin-source"}))
-        pin_source = value
-    return FileKeyUri(directory=Path(_decode(text, body)), pin_source=pin_source)
+    found = dict(_query_pairs(text, query))
+    for name in found:
+        if name not in ("pin-source", "object"):
+            raise InvalidKeyUri(text, _unknown(name, "query", {"pin-source", "object"}))
+    return FileKeyUri(
+        Path(_decode(text, body)), pin_source=found.get("pin-source"), object=found.get("object")
+    )
 
 
 def _parse_pkcs11(text: str) -> Pkcs11KeyUri:

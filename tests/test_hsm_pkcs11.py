@@ -237,3 +237,26 @@ def test_rsa_public_key_is_exact(backend: Pkcs11Backend) -> None:
     assert isinstance(public, rsa.RSAPublicKey)
     assert public.key_size == 3072
     assert public.public_numbers().e == 65537
+
+
+def test_open_signer_by_object_and_by_id(backend: Pkcs11Backend, softhsm: SoftHsm) -> None:
+    from urllib.parse import quote_from_bytes
+
+    from hsm import open_signer
+
+    made = backend.generate("named-by-uri", KeyKind.P256)
+    token_uri = softhsm.uri("jlis-cli")
+    by_object = open_signer(token_uri.replace("?", ";object=named-by-uri?"), pin_source=softhsm.pin_file)
+    assert by_object.public_key == made.public_key
+    key_id = next(i.key_id for i in backend.list_keys() if i.label == "named-by-uri")
+    assert key_id is not None
+    by_id = open_signer(
+        token_uri.replace("?", f";id={quote_from_bytes(key_id, safe='')}?"), pin_source=softhsm.pin_file
+    )
+    assert by_id.public_key == made.public_key and by_id.label == "named-by-uri"
+    with pytest.raises(InvalidKeyUri):
+        open_signer(token_uri, pin_source=softhsm.pin_file)  # names no key
+    with pytest.raises(InvalidKeyUri):
+        open_signer(token_uri.replace("?", ";object=a?"), label="b", pin_source=softhsm.pin_file)
+    with pytest.raises(KeyNotFound):
+        open_signer(token_uri.replace("?", ";id=%00%01?"), pin_source=softhsm.pin_file)

@@ -62,3 +62,29 @@ def test_reopened_store_signs_with_the_same_key(tmp_path: Path) -> None:
         public = backend.generate("ca", KeyKind.P384).public_key
     with open_backend(f"file:{tmp_path}", environ=PASS) as backend:
         assert backend.signer("ca").public_key == public
+
+
+def test_open_signer_and_cli_with_the_key_named_in_the_uri(tmp_path: Path) -> None:
+    from hsm import open_signer
+
+    from .conftest import run_jlis
+
+    with open_backend(f"file:{tmp_path}", environ=PASS) as backend:
+        made = backend.generate("named", KeyKind.P256)
+    assert open_signer(f"file:{tmp_path}?object=named", environ=PASS).public_key == made.public_key
+    document = tmp_path / "doc"
+    document.write_bytes(b"x")
+    signed = run_jlis(
+        "hsm",
+        "sign",
+        "--uri",
+        f"file:{tmp_path}?object=named",
+        "--in",
+        str(document),
+        "--out",
+        str(tmp_path / "sig"),
+        env=PASS,
+    )
+    assert signed.returncode == 0, signed.stderr
+    unnamed = run_jlis("hsm", "pubkey", "--uri", f"file:{tmp_path}", env=PASS)
+    assert unnamed.returncode != 0 and "names no key" in unnamed.stderr

@@ -14,7 +14,7 @@ from typing import Annotated, TypeVar
 import typer
 from cryptography.hazmat.primitives import serialization
 
-from hsm import HashName, KeyInfo, KeyKind, SignatureAlgorithm, open_backend
+from hsm import HashName, KeyInfo, KeyKind, SignatureAlgorithm, key_label, open_backend
 from hsm.errors import HsmError, MechanismUnsupported
 from jlis.cli.errors import fail, one_line_errors
 
@@ -26,7 +26,9 @@ hsm_app = typer.Typer(
 )
 
 UriOpt = Annotated[str, typer.Option("--uri", help="Backend: 'file:DIR' or 'pkcs11:token=LABEL[;...]'.")]
-LabelOpt = Annotated[str, typer.Option("--label", help="Key label.")]
+LabelOpt = Annotated[
+    str | None, typer.Option("--label", help="Key label (optional when the URI names the key with object=).")
+]
 PinSourceOpt = Annotated[
     Path | None,
     typer.Option(
@@ -60,10 +62,10 @@ def _info_dict(info: KeyInfo) -> dict[str, object]:
 @one_line_errors
 def keygen(
     uri: UriOpt,
-    label: LabelOpt,
     algo: Annotated[
         str, typer.Option("--algo", help="Key type and size: rsa2048, rsa3072, rsa4096, p256, p384.")
     ],
+    label: LabelOpt = None,
     backupable: Annotated[
         bool, typer.Option("--backupable", help="Extractable only wrapped under a trusted key (PKCS#11).")
     ] = False,
@@ -72,6 +74,7 @@ def keygen(
 ) -> None:
     """Generate a key pair inside the backend (PKCS#11: sensitive, sign-only, never extractable)."""
     kind = _choice(KeyKind, algo, "algorithm")
+    label = key_label(uri, label)
     with open_backend(uri, pin_source=pin_source) as backend:
         signer = backend.generate(label, kind, backupable=backupable)
         info = next((i for i in backend.list_keys() if i.label == label), None)
@@ -110,10 +113,10 @@ def list_keys(uri: UriOpt, pin_source: PinSourceOpt = None, as_json: JsonOpt = F
 
 @hsm_app.command("pubkey")
 @one_line_errors
-def pubkey(uri: UriOpt, label: LabelOpt, pin_source: PinSourceOpt = None) -> None:
+def pubkey(uri: UriOpt, label: LabelOpt = None, pin_source: PinSourceOpt = None) -> None:
     """Print a key's public key as a SubjectPublicKeyInfo PEM."""
     with open_backend(uri, pin_source=pin_source) as backend:
-        public = backend.public_key(label)
+        public = backend.public_key(key_label(uri, label))
     pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     typer.echo(pem.decode(), nl=False)
 
@@ -122,9 +125,9 @@ def pubkey(uri: UriOpt, label: LabelOpt, pin_source: PinSourceOpt = None) -> Non
 @one_line_errors
 def sign(
     uri: UriOpt,
-    label: LabelOpt,
     in_file: Annotated[Path, typer.Option("--in", help="File to sign.")],
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the DER signature.")],
+    label: LabelOpt = None,
     hash_name: Annotated[
         str | None, typer.Option("--hash", help="sha256, sha384 or sha512 (default: the key's).")
     ] = None,
@@ -135,20 +138,20 @@ def sign(
     chosen_hash = _choice(HashName, hash_name, "hash") if hash_name is not None else None
     data = in_file.read_bytes()
     with open_backend(uri, pin_source=pin_source) as backend:
-        signer = backend.signer(label)
+        signer = backend.signer(key_label(uri, label))
         algorithm = SignatureAlgorithm.for_key(KeyKind.of(signer.public_key), chosen_hash, pss)
         signature = signer.with_algorithm(algorithm).sign(data)
     out_file.write_bytes(signature)
-    typer.echo(f"signed {len(data)} bytes with {label!r} ({algorithm.name}) -> {out_file}", err=True)
+    typer.echo(f"signed {len(data)} bytes with {signer.label!r} ({algorithm.name}) -> {out_file}", err=True)
 
 
 @hsm_app.command("wrap")
 @one_line_errors
 def wrap(
     uri: UriOpt,
-    label: LabelOpt,
     wrapping_key: Annotated[str, typer.Option("--wrapping-key", help="Label of the trusted wrapping key.")],
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the wrapped key (JSON).")],
+    label: LabelOpt = None,
     pin_source: PinSourceOpt = None,
 ) -> None:
     """Back up a backupable PKCS#11 key: wrapped in the token under a trusted key, never plain."""
@@ -158,9 +161,9 @@ def wrap(
     with open_backend(uri, pin_source=pin_source) as backend:
         if not isinstance(backend, Pkcs11Backend):
             raise fail("wrap needs a pkcs11: token (file: keys are already encrypted files)")
-        wrapped = wrap_key(backend, label, wrapping_key)
+        wrapped = wrap_key(backend, key_label(uri, label), wrapping_key)
     out_file.write_bytes(wrapped.to_bytes())
-    typer.echo(f"wrapped {label!r} under {wrapping_key!r} -> {out_file}", err=True)
+    typer.echo(f"wrapped {wrapped.label!r} under {wrapping_key!r} -> {out_file}", err=True)
 
 
 @hsm_app.command("unwrap")
