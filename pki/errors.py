@@ -78,7 +78,7 @@ class StoreUnavailable(PkiError):
 
 
 class AuditChainBroken(PkiError):
-    """The audit log does not verify; ``problems`` names each altered, deleted, inserted or reordered record."""
+    """The audit log does not verify; ``problems`` names each altered, deleted, inserted or moved record."""
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__(f"audit log does not verify: {len(problems)} problem(s); first: {problems[0]}")
