@@ -6,6 +6,7 @@ are imported inside the commands that need them.
 
 import typer
 
+from jlis.cli.cert import cert_app
 from jlis.cli.hsm import hsm_app
 from jlis.cli.serve import serve
 
@@ -19,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(hsm_app, name="hsm")
+app.add_typer(cert_app, name="cert")
 app.command()(serve)
 
 

@@ -10,6 +10,7 @@ from typing import ParamSpec, TypeVar
 import typer
 
 from hsm.errors import HsmError
+from pki.errors import PkiError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -28,7 +29,7 @@ def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except HsmError as exc:
+        except (HsmError, PkiError) as exc:
             raise fail(exc.message) from None
         except OSError as exc:
             where = f" {exc.filename}" if exc.filename else ""
