@@ -10,44 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
 
 from fastapi import APIRouter, Request, Response
 
 from pki.clock import Clock
+from pki.publication import Publications, Published
 
 CRL_MEDIA_TYPE = "application/pkix-crl"
 CERT_MEDIA_TYPE = "application/pkix-cert"
 _CA_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 CA_CERT_MAX_AGE = 3600
 """Seconds a CA certificate may be cached: it changes only at key rollover."""
-
-
-@dataclass(frozen=True, slots=True)
-class Published:
-    """One published object: its DER, when it was produced, and until when it is current."""
-
-    der: bytes
-    produced_at: dt.datetime
-    next_update: dt.datetime | None = None
-
-    @property
-    def etag(self) -> str:
-        return '"' + hashlib.sha256(self.der).hexdigest()[:32] + '"'
-
-
-class Publications(Protocol):
-    """What the CA engine publishes. Each method returns None when there is nothing to publish."""
-
-    def ca_certificate(self, ca_id: str) -> Published | None: ...
-
-    def crl(self, ca_id: str, scope: str, delta: bool) -> Published | None:
-        """``scope`` is ``full``, ``shard:N`` or ``arl``; ``delta`` asks for the latest delta of the scope."""
-        ...
 
 
 def _http_date(value: dt.datetime) -> str:

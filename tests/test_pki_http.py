@@ -9,7 +9,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from pki.clock import FixedClock
-from pki.http import Published, build_router
+from pki.http import build_router
+from pki.publication import Published
 
 NOW = dt.datetime(2026, 11, 26, 3, 0, tzinfo=dt.UTC)
 
