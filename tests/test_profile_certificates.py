@@ -63,6 +63,7 @@ def issue(
             CLOCK.now(),
             ca_id=CaId("root"),
             base_url=BASE_URL,
+            shard=3,  # jpki-auth points each certificate at its CRL shard
             issuer_not_after=issuer.cert.not_valid_after_utc,
             san=san,
             other_names=other_names or {},
@@ -102,7 +103,8 @@ def root(backend: hsm.KeyBackend) -> Issuer:
 
 
 @pytest.fixture(scope="module")
-def certificates(root: Issuer) -> dict[str, x509.Certificate]:
+def certificates(root: Issuer, backend: hsm.KeyBackend) -> dict[str, x509.Certificate]:
+    jpki_ca = backend.generate("jpki-ca-shipped", hsm.KeyKind.RSA2048)
     ec_key = ec.generate_private_key(ec.SECP256R1()).public_key()
     rsa_key = rsa.generate_private_key(65537, 2048).public_key()
     opaque = "ABCDEFGHIJ0123456789XYZ"
@@ -122,6 +124,8 @@ def certificates(root: Issuer) -> dict[str, x509.Certificate]:
             other_names=FOUR,
         ),
         "jpki-auth": issue(PROFILES["jpki-auth"], {"CN": opaque}, rsa_key, root),
+        "jpki-sign-ca": issue(PROFILES["jpki-sign-ca"], {}, jpki_ca.public_key, jpki_ca),
+        "jpki-auth-ca": issue(PROFILES["jpki-auth-ca"], {}, jpki_ca.public_key, jpki_ca),
     }
 
 
@@ -147,7 +151,9 @@ def test_pkilint_finds_nothing_at_warning_or_above(
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("name", sorted(set(PROFILES) - {"root-ca"}))
+@pytest.mark.parametrize(
+    "name", sorted(set(PROFILES) - {"root-ca", "jpki-sign-ca", "jpki-auth-ca"})
+)  # self-signed
 def test_chain_lints_and_verifies_against_the_root(
     name: str, certificates: dict[str, x509.Certificate], root: Issuer, tmp_path: Path, openssl: str
 ) -> None:

@@ -11,7 +11,17 @@ from hsm import KeyKind
 from pki.errors import ProfileError
 from pki.profile import SHIPPED_PROFILES, Kind, load_profile, load_profiles, shipped_profiles
 
-SHIPPED = ("cross-ca", "jpki-auth", "jpki-sign", "ocsp-responder", "root-ca", "sub-ca", "tls-server")
+SHIPPED = (
+    "cross-ca",
+    "jpki-auth",
+    "jpki-auth-ca",
+    "jpki-sign",
+    "jpki-sign-ca",
+    "ocsp-responder",
+    "root-ca",
+    "sub-ca",
+    "tls-server",
+)
 
 TOP = 'kind = "ee"\nkeys = ["p256"]\n'
 SUBJECT = '[[subject]]\nattr = "CN"\n'

@@ -110,7 +110,11 @@ def test_multi_valued_rdns_are_refused() -> None:
 def test_every_profile_builds_some_subject() -> None:
     samples = {"C": "JP", "O": "J-LIS", "CN": "ABC", "L": ["Tokyo-to"]}
     for profile in PROFILES.values():
-        wanted = {r.attr.name: samples[r.attr.name] for r in profile.subject_rules.rules if r.required}
+        wanted = {
+            r.attr.name: samples[r.attr.name]
+            for r in profile.subject_rules.rules
+            if r.required and r.value is None
+        }
         assert len(profile.subject(wanted)) >= 1, profile.id
 
 
