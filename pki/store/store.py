@@ -1,0 +1,506 @@
+"""``Store``: the only code that touches the database (docs/pki-core.md, "Store").
+
+Each public method checks out its own pooled connection, so one Store serves many threads. Each method
+that changes state is one transaction that ends by appending its audit record (pki.store.auditlog), so a
+change and its record commit or roll back together; a refused call (a typed PkiError) changes nothing.
+Driver errors never escape: :mod:`pki.store.boundary` maps them to the PkiError tree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from pki.audit.chain import AuditRecord
+from pki.clock import Clock, SystemClock, ensure_aware
+from pki.errors import DuplicateSerial, InvalidRevocation, UnknownCa, UnknownSerial
+from pki.model import CertStatus, RevocationReason, serial_hex
+from pki.store import auditlog, certs, revocations
+from pki.store.boundary import Conflicts, translated
+from pki.store.engine import DEFAULT_BUSY_TIMEOUT, WRITE, is_postgres, make_engine
+from pki.store.errors import (
+    CaExists,
+    DuplicateCrlNumber,
+    NotPending,
+    StoreConflict,
+    UnknownCertificate,
+)
+from pki.store.migrate import upgrade_to_head
+from pki.store.rows import (
+    AuditEntry,
+    CaRow,
+    CertRow,
+    Checkpoint,
+    CrlRow,
+    LinkKind,
+    PendingCert,
+    RevocationRow,
+    RevokedEntry,
+    StatusRow,
+    aware_or_none,
+)
+from pki.store.schema import (
+    audit_checkpoint,
+    audit_log,
+    ca,
+    cert_link,
+    certificate,
+    crl,
+    crl_counter,
+    revocation_counter,
+)
+
+STREAM_BATCH = 5000
+"""Rows a stream (CRL entries, audit records) holds in memory at a time."""
+
+_CA_EXISTS = sa.select(ca.c.ca_id).where(ca.c.ca_id == sa.bindparam("ca_id"))
+_CERT_EXISTS = sa.select(certificate.c.id).where(certificate.c.id == sa.bindparam("cert_id"))
+_SCOPE = re.compile(r"full|arl|shard:(0|[1-9][0-9]{0,5})")
+"""CRL number sequences: ``full`` (full CRLs and their deltas, RFC 5280 §5.2.3), ``arl``, ``shard:N``."""
+
+
+class Store:
+    """The certificate store over SQLite or PostgreSQL; create it with :meth:`open`, share it freely."""
+
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        """Wrap an engine from :func:`pki.store.engine.make_engine` whose schema is at head (use ``open``)."""
+        self._engine = engine
+        self._clock = clock
+        # PostgreSQL: one-statement reads skip BEGIN/ROLLBACK round trips. (Not on SQLite, whose reads
+        # already run in autocommit; switching the driver's isolation would undo the BEGIN takeover.)
+        pg = is_postgres(engine)
+        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT") if pg else engine
+
+    @classmethod
+    def open(
+        cls, url: str, *, clock: Clock | None = None, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    ) -> Store:
+        """Open the store at a SQLAlchemy URL and migrate its schema to head (a no-op when already there).
+
+        ``clock`` stamps audit records and row times (default: the system clock); ``busy_timeout`` is how
+        many seconds a writer waits for a lock (SQLite's write lock, a PostgreSQL row lock) before
+        StoreUnavailable.
+        """
+        engine = make_engine(url, busy_timeout=busy_timeout)
+        try:
+            with translated():
+                upgrade_to_head(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, clock or SystemClock())
+
+    def close(self) -> None:
+        """Close every pooled connection (a closed store reconnects if used again)."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        """The database URL, password hidden."""
+        return self._engine.url.render_as_string(hide_password=True)
+
+    # -- transactions ------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self, conflicts: Conflicts | None = None) -> Iterator[Connection]:
+        """One write transaction (SQLite: ``BEGIN IMMEDIATE``); errors leave nothing behind."""
+        with (
+            translated(conflicts),
+            self._engine.connect() as conn,
+            conn.execution_options(**{WRITE: True}).begin(),
+        ):
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A connection for one-statement reads."""
+        with translated(), self._reader.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _stream(self) -> Iterator[Connection]:
+        """A connection for streamed reads (a transaction: PostgreSQL server-side cursors need one)."""
+        with translated(), self._engine.connect() as conn:
+            yield conn
+
+    def _audit(self, conn: Connection, audit: AuditEntry) -> AuditRecord:
+        return auditlog.append(conn, audit, self._clock.now())
+
+    @staticmethod
+    def _require_ca(conn: Connection, ca_id: str) -> None:
+        if conn.execute(_CA_EXISTS, {"ca_id": ca_id}).first() is None:
+            raise UnknownCa(ca_id)
+
+    # -- CAs ---------------------------------------------------------------------------------------------
+
+    def add_ca(self, row: CaRow, audit: AuditEntry) -> None:
+        """Record a CA and start its revocation counter; CaExists if the id is taken."""
+        with self._write({"pk_ca": lambda: CaExists(row.ca_id)}) as conn:
+            conn.execute(
+                sa.insert(ca).values(
+                    ca_id=row.ca_id,
+                    subject_der=row.subject_der,
+                    key_uri=row.key_uri,
+                    cert_der=row.cert_der,
+                    key_sha1=row.key_sha1,
+                    created_at=row.created_at,
+                )
+            )
+            conn.execute(sa.insert(revocation_counter).values(ca_id=row.ca_id, last_seq=0))
+            self._audit(conn, audit)
+
+    def get_ca(self, ca_id: str) -> CaRow:
+        """A CA by id; UnknownCa if the store has none."""
+        with self._read() as conn:
+            found = conn.execute(sa.select(ca).where(ca.c.ca_id == ca_id)).mappings().first()
+        if found is None:
+            raise UnknownCa(ca_id)
+        return _ca_row(found)
+
+    def list_cas(self) -> list[CaRow]:
+        """Every CA, by id."""
+        with self._read() as conn:
+            return [_ca_row(m) for m in conn.execute(sa.select(ca).order_by(ca.c.ca_id)).mappings()]
+
+    # -- certificates ------------------------------------------------------------------------------------
+
+    def reserve_certificate(self, cert: PendingCert, audit: AuditEntry) -> int:
+        """Reserve a serial and record the TBS about to be signed (``pending``); returns the certificate id.
+
+        DuplicateSerial if the CA already has the serial (the unique index decides, also between
+        processes); UnknownCa for an unknown CA.
+        """
+        duplicate = {"uq_certificate_ca_id_serial_hex": lambda: DuplicateSerial(cert.ca_id, cert.serial)}
+        with self._write(duplicate) as conn:
+            self._require_ca(conn, cert.ca_id)
+            values = certs.pending_values(cert, self._clock.now())
+            cert_id = conn.execute(certs.INSERT_PENDING, values).scalar_one()
+            self._audit(conn, audit)
+        return int(cert_id)
+
+    def complete_certificate(self, cert_id: int, der: bytes, audit: AuditEntry) -> None:
+        """Store the signed DER of a pending certificate: pending → good.
+
+        The DER must carry the reserved serial and TBS (DerMismatch); UnknownCertificate for an unknown
+        id, NotPending if it was completed already or aborted as a dead issuance.
+        """
+        with self._write() as conn:
+            found = conn.execute(certs.LOCK_PENDING, {"cert_id": cert_id}).one_or_none()
+            if found is None:
+                raise UnknownCertificate(cert_id)
+            if found.status != CertStatus.pending.value:
+                raise NotPending(cert_id, found.status)
+            certs.check_signed(cert_id, der, int(found.serial_key, 16), bytes(found.tbs_sha256))
+            signed = {"cert_id": cert_id, "signed_der": der, "signed_at": self._clock.now()}
+            conn.execute(certs.COMPLETE, signed)
+            self._audit(conn, audit)
+
+    def abort_pending(self, ca_id: str, older_than: dt.datetime, audit: AuditEntry) -> int:
+        """Mark a CA's pending rows older than ``older_than`` aborted (dead issuances); returns how many."""
+        cutoff = ensure_aware(older_than)
+        with self._write() as conn:
+            result = conn.execute(
+                sa.update(certificate)
+                .where(
+                    certificate.c.ca_id == ca_id,
+                    certificate.c.status == CertStatus.pending.value,
+                    certificate.c.created_at < cutoff,
+                )
+                .values(status=CertStatus.aborted.value)
+            )
+            self._audit(conn, audit)
+        return int(result.rowcount)
+
+    def get_certificate(self, ca_id: str, serial: int) -> CertRow:
+        """A certificate in any status; UnknownSerial if the CA never reserved the serial."""
+        with self._read() as conn:
+            found = conn.execute(certs.CERT_QUERY, _key(ca_id, serial)).mappings().first()
+        if found is None:
+            raise UnknownSerial(ca_id, serial)
+        return certs.cert_row(found)
+
+    def certificates(
+        self,
+        ca_id: str,
+        *,
+        subject_der: bytes | None = None,
+        holder_ref: str | None = None,
+        is_ca: bool | None = None,
+        limit: int = 1000,
+    ) -> list[CertRow]:
+        """A CA's certificates, filtered by subject, holder or CA flag; newest first."""
+        query = sa.select(certificate).where(certificate.c.ca_id == ca_id)
+        if subject_der is not None:
+            query = query.where(certificate.c.subject_der == subject_der)
+        if holder_ref is not None:
+            query = query.where(certificate.c.holder_ref == holder_ref)
+        if is_ca is not None:
+            query = query.where(certificate.c.is_ca == is_ca)
+        query = query.order_by(certificate.c.id.desc()).limit(limit)
+        with self._read() as conn:
+            return [certs.cert_row(m) for m in conn.execute(query).mappings()]
+
+    def status(self, ca_id: str, serial: int) -> StatusRow | None:
+        """The OCSP hot path: status by (CA, serial) in one indexed SELECT; None if never reserved."""
+        with self._read() as conn:
+            found = conn.execute(certs.STATUS_QUERY, _key(ca_id, serial)).mappings().first()
+        return None if found is None else certs.status_row(serial, found)
+
+    def link(self, from_id: int, to_id: int, kind: LinkKind, audit: AuditEntry) -> None:
+        """Record that two certificates are related (renewal, reissue, pair, link)."""
+        already = {
+            "pk_cert_link": lambda: StoreConflict(f"certificates {from_id} and {to_id} already linked")
+        }
+        with self._write(already) as conn:
+            for cert_id in (from_id, to_id):
+                if conn.execute(_CERT_EXISTS, {"cert_id": cert_id}).first() is None:
+                    raise UnknownCertificate(cert_id)
+            conn.execute(
+                sa.insert(cert_link).values(
+                    from_id=from_id, to_id=to_id, kind=LinkKind(kind).value, created_at=self._clock.now()
+                )
+            )
+            self._audit(conn, audit)
+
+    # -- revocation --------------------------------------------------------------------------------------
+
+    def revoke(
+        self,
+        ca_id: str,
+        serial: int,
+        reason: RevocationReason,
+        when: dt.datetime,
+        invalidity_date: dt.datetime | None,
+        audit: AuditEntry,
+    ) -> RevocationRow:
+        """Revoke an issued certificate, or put it on hold with ``certificateHold``.
+
+        UnknownSerial for a serial never issued (pending and aborted included); AlreadyRevoked if revoked,
+        or on hold and asked for another hold (a hold may become a final revocation: RFC 5280 §5.3.1);
+        InvalidRevocation for removeFromCRL, which only a delta CRL says (use release_hold).
+        """
+        if reason is RevocationReason.remove_from_crl:
+            raise InvalidRevocation("removeFromCRL is not a revocation reason; release the hold instead")
+        revoked_at, invalid_since = ensure_aware(when), aware_or_none(invalidity_date)
+        with self._write() as conn:
+            target = revocations.lock_target(conn, ca_id, serial)
+            revocations.check_revocable(target, reason)
+            row = RevocationRow(
+                certificate_id=target.cert_id,
+                ca_id=ca_id,
+                serial=serial,
+                reason=reason,
+                revoked_at=revoked_at,
+                invalidity_date=invalid_since,
+                released_at=None,
+                change_seq=revocations.bump_change_seq(conn, ca_id),
+            )
+            revocations.write_revocation(conn, target, row)
+            self._audit(conn, audit)
+        return row
+
+    def release_hold(self, ca_id: str, serial: int, when: dt.datetime, audit: AuditEntry) -> None:
+        """Release a hold: the certificate is good again; deltas after this list it as removeFromCRL.
+
+        Whether a CA allows release is the CA's policy, checked by the caller; the store only requires
+        the certificate to be on hold (InvalidRevocation otherwise).
+        """
+        released_at = ensure_aware(when)
+        with self._write() as conn:
+            target = revocations.lock_target(conn, ca_id, serial)
+            if target.status is not CertStatus.on_hold:
+                raise InvalidRevocation(f"serial {serial:x} of CA {ca_id!r} is {target.status}, not on hold")
+            revocations.write_release(conn, target, released_at, revocations.bump_change_seq(conn, ca_id))
+            self._audit(conn, audit)
+
+    def change_seq(self, ca_id: str) -> int:
+        """The CA's revocation high-water mark (0 before its first revocation); UnknownCa if none."""
+        with self._read() as conn:
+            value = conn.execute(
+                sa.select(revocation_counter.c.last_seq).where(revocation_counter.c.ca_id == ca_id)
+            ).scalar_one_or_none()
+        if value is None:
+            raise UnknownCa(ca_id)
+        return int(value)
+
+    def revoked_entries(
+        self,
+        ca_id: str,
+        *,
+        shard: int | None = None,
+        ca_only: bool | None = None,
+        after_change_seq: int | None = None,
+    ) -> Iterator[RevokedEntry]:
+        """Stream a CRL's entries sorted by serial, a batch at a time (10⁶ entries never sit in memory).
+
+        ``shard``: only that shard's certificates. ``ca_only``: True for CA certificates (an ARL), False
+        for end-entity ones, None for both. ``after_change_seq``: a delta's entries (changes after that
+        mark, released holds included) instead of a full CRL's (current revocations and holds). The
+        stream holds a connection until it is exhausted or closed.
+        """
+        stmt = revocations.entries_query(ca_id, shard, ca_only, after_change_seq)
+        with self._stream() as conn:
+            yield from revocations.stream_entries(conn, stmt, STREAM_BATCH)
+
+    # -- CRLs --------------------------------------------------------------------------------------------
+
+    def next_crl_number(self, ca_id: str, scope: str) -> int:
+        """The next CRL number of a CA's scope: atomic, strictly increasing, never handed out twice.
+
+        One upsert (``INSERT … ON CONFLICT DO UPDATE … RETURNING``) row-locks the counter on PostgreSQL;
+        SQLite's ``BEGIN IMMEDIATE`` serializes it. The first number of a scope is 1.
+        """
+        _check_scope(scope)
+        with self._write() as conn:
+            self._require_ca(conn, ca_id)
+            upsert = _NEXT_NUMBER[conn.dialect.name]
+            return int(conn.execute(upsert, {"ca": ca_id, "sc": scope}).scalar_one())
+
+    def save_crl(self, row: CrlRow, audit: AuditEntry) -> None:
+        """Record an issued CRL; DuplicateCrlNumber if its number was used in its scope already."""
+        _check_scope(row.scope)
+        taken = {"pk_crl": lambda: DuplicateCrlNumber(row.ca_id, row.scope, row.crl_number)}
+        with self._write(taken) as conn:
+            self._require_ca(conn, row.ca_id)
+            conn.execute(
+                sa.insert(crl).values(
+                    ca_id=row.ca_id,
+                    scope=row.scope,
+                    crl_number=row.crl_number,
+                    this_update=row.this_update,
+                    next_update=row.next_update,
+                    base_crl_number=row.base_crl_number,
+                    change_seq=row.change_seq,
+                    der=row.der,
+                )
+            )
+            self._audit(conn, audit)
+
+    def latest_crl(self, ca_id: str, scope: str, delta: bool = False) -> CrlRow | None:
+        """The highest-numbered full (or, with ``delta``, delta) CRL of a scope; None before the first."""
+        base = crl.c.base_crl_number
+        stmt = (
+            sa.select(crl)
+            .where(crl.c.ca_id == ca_id, crl.c.scope == scope, base.is_not(None) if delta else base.is_(None))
+            .order_by(crl.c.crl_number.desc())
+            .limit(1)
+        )
+        with self._read() as conn:
+            found = conn.execute(stmt).mappings().first()
+        return None if found is None else _crl_row(found)
+
+    # -- audit -------------------------------------------------------------------------------------------
+
+    def append_audit(self, audit: AuditEntry) -> AuditRecord:
+        """Record an action that changes nothing else in the store (e.g. a key ceremony step)."""
+        with self._write() as conn:
+            return self._audit(conn, audit)
+
+    def audit_records(self, from_seq: int = 1) -> Iterator[AuditRecord]:
+        """Stream the audit log from ``from_seq`` in seq order."""
+        with self._stream() as conn:
+            yield from auditlog.records(conn, from_seq, STREAM_BATCH)
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Store a signed checkpoint; it must name a record that exists with exactly that hash."""
+        with self._write() as conn:
+            stored = conn.execute(
+                sa.select(audit_log.c.record_hash).where(audit_log.c.seq == checkpoint.seq)
+            ).scalar_one_or_none()
+            if stored is None or bytes(stored) != checkpoint.record_hash:
+                raise StoreConflict(
+                    f"checkpoint names seq {checkpoint.seq}, whose stored hash differs or is absent"
+                )
+            conn.execute(
+                sa.insert(audit_checkpoint).values(
+                    seq=checkpoint.seq,
+                    record_hash=checkpoint.record_hash,
+                    at=checkpoint.at,
+                    signer_key_id=checkpoint.signer_key_id,
+                    algorithm=checkpoint.algorithm,
+                    signature=checkpoint.signature,
+                )
+            )
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Every checkpoint, oldest first."""
+        stmt = sa.select(audit_checkpoint).order_by(audit_checkpoint.c.seq, audit_checkpoint.c.id)
+        with self._read() as conn:
+            return [_checkpoint(m) for m in conn.execute(stmt).mappings()]
+
+
+def _key(ca_id: str, serial: int) -> dict[str, str]:
+    # No range check: a serial no CA could issue (an OCSP request may carry anything) is simply not found.
+    return {"ca_id": ca_id, "serial_hex": serial_hex(serial)}
+
+
+def _check_scope(scope: str) -> None:
+    if not _SCOPE.fullmatch(scope):
+        raise ValueError(f"unknown CRL scope {scope!r}: use full, arl or shard:N")
+
+
+def _upsert_counter(dialect: str) -> sa.Executable:
+    """The upsert that starts a scope's counter at 1 or bumps it, returning the new number."""
+    keys = [crl_counter.c.ca_id, crl_counter.c.scope]
+    bump = {"last_number": crl_counter.c.last_number + 1}
+    first = {"ca_id": sa.bindparam("ca"), "scope": sa.bindparam("sc"), "last_number": 1}
+    if dialect == "postgresql":
+        pg = (
+            postgresql.insert(crl_counter).values(first).on_conflict_do_update(index_elements=keys, set_=bump)
+        )
+        return pg.returning(crl_counter.c.last_number)
+    lite = sqlite.insert(crl_counter).values(first).on_conflict_do_update(index_elements=keys, set_=bump)
+    return lite.returning(crl_counter.c.last_number)
+
+
+_NEXT_NUMBER = {dialect: _upsert_counter(dialect) for dialect in ("postgresql", "sqlite")}
+
+
+def _ca_row(m: sa.RowMapping) -> CaRow:
+    return CaRow(
+        ca_id=m["ca_id"],
+        subject_der=bytes(m["subject_der"]),
+        key_uri=m["key_uri"],
+        cert_der=bytes(m["cert_der"]),
+        key_sha1=bytes(m["key_sha1"]),
+        created_at=m["created_at"],
+    )
+
+
+def _crl_row(m: sa.RowMapping) -> CrlRow:
+    return CrlRow(
+        ca_id=m["ca_id"],
+        scope=m["scope"],
+        crl_number=int(m["crl_number"]),
+        this_update=m["this_update"],
+        next_update=m["next_update"],
+        change_seq=int(m["change_seq"]),
+        der=bytes(m["der"]),
+        base_crl_number=None if m["base_crl_number"] is None else int(m["base_crl_number"]),
+    )
+
+
+def _checkpoint(m: sa.RowMapping) -> Checkpoint:
+    return Checkpoint(
+        seq=int(m["seq"]),
+        record_hash=bytes(m["record_hash"]),
+        at=m["at"],
+        signer_key_id=m["signer_key_id"],
+        algorithm=m["algorithm"],
+        signature=bytes(m["signature"]),
+    )
