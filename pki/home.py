@@ -46,6 +46,8 @@ class HomeConfig:
     keys: KeyMode
     secret_file: Path
     """Passphrase of file: keys, or the SoftHSM user PIN."""
+    base_url: str | None = None
+    """Overrides the definition's base_url (``jlis init --base-url``, or the address ``jlis serve`` bound)."""
 
     @property
     def definition_path(self) -> Path:
@@ -80,12 +82,15 @@ def read_config(home: Path) -> HomeConfig:
     root = load_toml(path)
     store = root.table("store", required=True)
     keys = root.table("keys", required=True)
+    pki = root.table("pki")
     config = HomeConfig(
         home=home,
         store_url=store.get("url", str),
         keys=keys.choice("mode", KeyMode, what="key mode"),
         secret_file=home / keys.get("secret_file", str),
+        base_url=pki.get("base_url", str, None),
     )
+    pki.done()
     store.done()
     keys.done()
     root.done()
@@ -104,7 +109,9 @@ def _private_file(path: Path, text: str) -> None:
     path.chmod(0o600)
 
 
-def create_home(home: Path, *, keys: KeyMode, store_url: str | None) -> HomeConfig:
+def create_home(
+    home: Path, *, keys: KeyMode, store_url: str | None, base_url: str | None = None
+) -> HomeConfig:
     """Lay out a new home: private directories, a generated secret, config.toml. Refuses an existing one."""
     if (home / CONFIG).exists():
         raise HomeError(f"{home} is already initialised")
@@ -113,13 +120,14 @@ def create_home(home: Path, *, keys: KeyMode, store_url: str | None) -> HomeConf
     secret = home / "secrets" / ("keys.pass" if keys is KeyMode.file else "token.pin")
     _private_file(secret, secrets.token_urlsafe(24) + "\n")
     url = store_url or f"sqlite:///{(home / 'pki.db').resolve()}"
-    config = HomeConfig(home, url, keys, secret)
+    config = HomeConfig(home, url, keys, secret, base_url)
     if keys is KeyMode.softhsm:
         _init_softhsm(config)
     # JSON string escapes are valid TOML basic-string escapes: paths with quotes stay well-formed.
     text = (
         f"[store]\nurl = {json.dumps(url)}\n\n[keys]\nmode = {json.dumps(keys.value)}\n"
         f"secret_file = {json.dumps(str(secret.relative_to(home)))}\n"
+        + (f"\n[pki]\nbase_url = {json.dumps(base_url.rstrip('/'))}\n" if base_url else "")
     )
     _private_file(home / CONFIG, text)
     return config

@@ -3,9 +3,12 @@
 import os
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from pki.runtime import Pki
 
 DEFAULT_HOME = Path("var")
 DEFAULT_HOST = "127.0.0.1"
@@ -68,6 +71,27 @@ def announce(url: str, home: Path) -> None:
     console.print(f"  home    {home}", markup=False)
 
 
+def announce_pki(pki: "Pki", home: Path, url: str) -> None:
+    """The CA certificates and CRLs being served, and commands to try against them."""
+    print("  CAs (certificate, complete CRL):")
+    for ca in pki.cas():
+        print(f"    {ca.id:15} {ca.base_url}/ca/{ca.id}.cer  {ca.crl_url()}")
+    if url != pki.definition.base_url:
+        print(f"  note: certificates point to {pki.definition.base_url} (the URL this home was created for)")
+    print("  try:")
+    print(f"    curl -s {pki.definition.base_url}/crl/jpki-sign.crl | openssl crl -inform DER -noout -text")
+    print(
+        "    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=www.example.jp "
+        "-keyout /tmp/key.pem -out /tmp/req.pem"
+    )
+    print(
+        f"    jlis ca issue --home {home} --ca lgpki-app-sub --profile tls-server --csr /tmp/req.pem "
+        f"--out /tmp/cert.pem"
+    )
+    print(f"    jlis ca revoke --home {home} --ca lgpki-app-sub --serial <hex> --reason keyCompromise")
+    print(f"    jlis audit verify --home {home}")
+
+
 def serve(
     home: Annotated[
         Path,
@@ -81,12 +105,22 @@ def serve(
     """Serve the HTTP API (/healthz, /docs) with uvicorn until interrupted."""
     import uvicorn
 
+    from hsm.errors import HsmError
     from jlis.app import create_app
+    from pki.errors import PkiError
+    from pki.runtime import ensure_pki
 
     home = prepare_home(home)
-    app = create_app()
     sock = listen(host, port)
-    announce(base_url(sock), home)
+    url = base_url(sock)
+    try:
+        pki = ensure_pki(home, base_url=url)
+    except (PkiError, HsmError) as exc:
+        sock.close()
+        raise fail(exc.message) from None
+    app = create_app(pki)
+    announce(url, home)
+    announce_pki(pki, home, url)
     server = uvicorn.Server(uvicorn.Config(app))
     server.run(sockets=[sock])
     if not server.started:

@@ -53,6 +53,27 @@ class AuditRecord:
     record_hash: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A signature by the audit key over the record hash at ``seq`` (see :mod:`pki.audit.checkpoint`)."""
+
+    seq: int
+    record_hash: bytes
+    at: dt.datetime
+    signer_key_id: str
+    """Hex SHA-1 key identifier of the audit key that signed."""
+    algorithm: str
+    """``scheme/hash`` of the signature, e.g. ``ecdsa/sha256``."""
+    signature: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.record_hash) != 32:
+            raise ValueError("record_hash must be 32 bytes")
+        if self.at.tzinfo is None:
+            raise ValueError("checkpoint times must be timezone-aware")
+        object.__setattr__(self, "at", self.at.astimezone(dt.UTC))
+
+
 def record_hash(
     prev_hash: bytes, seq: int, at: dt.datetime, actor: str, action: str, obj: str, digest: bytes
 ) -> bytes:

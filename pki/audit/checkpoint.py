@@ -7,25 +7,14 @@ checkpoint pins the chain's head at a moment, so a rewrite before it is caught e
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+
+from cryptography import x509
 
 from hsm import PublicKey, SignatureAlgorithm, Signer, verify_signature
 from hsm.algorithms import HashName, Scheme
-from pki.audit.chain import format_time
+from pki.audit.chain import Checkpoint, format_time
 
 _DOMAIN = b"jlis-audit-checkpoint-v1\x00"
-
-
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
-    """A signature over the head of the audit chain at ``seq``."""
-
-    seq: int
-    record_hash: bytes
-    at: dt.datetime
-    algorithm: str
-    """``SignatureAlgorithm.scheme`` and hash, as ``scheme/hash`` (e.g. ``ecdsa/sha256``)."""
-    signature: bytes
 
 
 def _message(seq: int, record_hash: bytes, at: dt.datetime) -> bytes:
@@ -35,7 +24,8 @@ def _message(seq: int, record_hash: bytes, at: dt.datetime) -> bytes:
 def sign_checkpoint(signer: Signer, seq: int, record_hash: bytes, at: dt.datetime) -> Checkpoint:
     """Sign the chain head with the audit key."""
     algorithm = f"{signer.algorithm.scheme.value}/{signer.algorithm.hash.value}"
-    return Checkpoint(seq, record_hash, at, algorithm, signer.sign(_message(seq, record_hash, at)))
+    key_id = x509.SubjectKeyIdentifier.from_public_key(signer.public_key).digest.hex()
+    return Checkpoint(seq, record_hash, at, key_id, algorithm, signer.sign(_message(seq, record_hash, at)))
 
 
 def checkpoint_valid(checkpoint: Checkpoint, public_key: PublicKey) -> bool:

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from hsm import PublicKey
-from pki.audit.chain import GENESIS, AuditRecord, record_hash
-from pki.audit.checkpoint import Checkpoint, checkpoint_valid
+from pki.audit.chain import GENESIS, AuditRecord, Checkpoint, record_hash
+from pki.audit.checkpoint import checkpoint_valid
 
 
 @dataclass(slots=True)

@@ -1,0 +1,365 @@
+"""The CA engine: prepare (every check, TBS built) then issue (reserve, sign, record, audit); revoke; CRLs.
+
+A CertificateAuthority composes the store, the CA's Signer, its profiles and the clock. It never touches key
+material and never writes outside the store. ``prepare`` may refuse (IssuanceRefused) and changes nothing;
+``issue`` reserves the serial and records the TBS digest (audit ``cert.prepare``) before the key signs, then
+stores the DER (audit ``cert.signed``): a crash between the two leaves a pending row that ``recover``
+turns into ``aborted``, never a signed certificate the store does not know.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+
+from hsm import HsmError, KeyKind, PublicKey, Signer
+from pki.clock import Clock
+from pki.crl import CrlSpec, IssuingDistributionPoint, encode_crl
+from pki.definition import CaDefinition
+from pki.errors import DuplicateSerial, InvalidRevocation, IssuanceRefused, UnknownCa
+from pki.model import CaId, RevocationReason, new_serial, serial_hex, shard_of
+from pki.profile import IssueContext, Profile, RequestedSubject
+from pki.publication import Published
+from pki.store import AuditEntry, CrlRow, PendingCert, RevocationRow, Store
+from pki.tbs import PreparedTbs, prepare_tbs, sign_certificate
+
+_SHA256 = hashes.SHA256()
+
+
+@dataclass(frozen=True, slots=True)
+class IssueRequest:
+    """A request for a certificate: a CSR, or a bare public key with a subject."""
+
+    profile: str
+    csr: x509.CertificateSigningRequest | None = None
+    public_key: PublicKey | None = None
+    subject: RequestedSubject | None = None
+    holder_ref: str | None = None
+    """An opaque reference to the holder (never a My Number), to find a holder's certificates."""
+    san: tuple[x509.GeneralName, ...] = ()
+    other_names: Mapping[str, str] = field(default_factory=dict)
+    """otherName values by type-id OID (the JPKI basic 4 information)."""
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    """Holder data for validity rules (date of birth, card expiry)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """Everything checked and the TBS built; nothing stored, nothing signed yet."""
+
+    ca_id: CaId
+    serial: int
+    profile: str
+    subject: x509.Name
+    not_before: dt.datetime
+    not_after: dt.datetime
+    tbs: PreparedTbs
+    holder_ref: str | None
+    is_ca: bool
+    shard: int
+
+
+def _public_key_of(request: IssueRequest) -> tuple[PublicKey, RequestedSubject | None]:
+    """The subject key and requested subject; a CSR must carry a valid self-signature (RFC 2986 §3)."""
+    if request.csr is not None:
+        if not request.csr.is_signature_valid:
+            raise IssuanceRefused("the CSR's signature does not verify")
+        key = request.csr.public_key()
+        subject: RequestedSubject | None = request.subject or request.csr.subject
+    elif request.public_key is not None:
+        key, subject = request.public_key, request.subject
+    else:
+        raise IssuanceRefused("give a CSR or a public key")
+    try:
+        KeyKind.of(key)
+    except HsmError as exc:
+        raise IssuanceRefused(exc.message) from None
+    return key, subject  # type: ignore[return-value]  # KeyKind.of admitted only RSA and EC keys
+
+
+def _key_id(certificate: x509.Certificate) -> bytes | None:
+    """The issuer certificate's subjectKeyIdentifier, for the AKI of what it issues (RFC 5280 §4.2.1.1)."""
+    try:
+        return certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _requested_extensions(request: IssueRequest) -> tuple[x509.Extension[x509.ExtensionType], ...]:
+    if request.csr is None:
+        return ()
+    try:
+        return tuple(request.csr.extensions)
+    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+        raise IssuanceRefused(f"the CSR's extensions do not parse ({exc})") from None
+
+
+class CertificateAuthority:
+    """One CA of the PKI: its definition, certificate, key and the store."""
+
+    def __init__(
+        self,
+        definition: CaDefinition,
+        certificate: x509.Certificate,
+        signer: Signer | Callable[[], Signer],
+        store: Store,
+        profiles: Mapping[str, Profile],
+        clock: Clock,
+        base_url: str,
+    ) -> None:
+        self.definition = definition
+        self.certificate = certificate
+        self._signer = signer
+        self.store = store
+        self._profiles = profiles
+        self.clock = clock
+        self.base_url = base_url
+        self.revocation_listeners: list[Callable[[CaId, int], None]] = []
+        """Called with (CA id, serial) after a revocation, hold or release commits (CRLs, OCSP cache)."""
+
+    @property
+    def id(self) -> CaId:
+        return self.definition.id
+
+    @property
+    def signer(self) -> Signer:
+        """The CA key's Signer, opened on first use when given as a factory."""
+        if not isinstance(self._signer, Signer):
+            self._signer = self._signer()
+        return self._signer
+
+    # -- issuance -------------------------------------------------------------------------------------------
+
+    def profile(self, profile_id: str, *, for_ca: bool = False) -> Profile:
+        """A profile this CA may use: an EE profile it issues, or a CA/cross profile when certifying CAs."""
+        if not for_ca and profile_id not in self.definition.issues:
+            allowed = ", ".join(self.definition.issues) or "none"
+            raise IssuanceRefused(
+                f"CA {self.id!r} does not issue profile {profile_id!r} (it issues: {allowed})"
+            )
+        profile = self._profiles.get(profile_id)
+        if profile is None:
+            raise IssuanceRefused(f"no profile {profile_id!r}")
+        if for_ca and not profile.kind.is_ca:
+            raise IssuanceRefused(f"profile {profile_id!r} does not make CA certificates")
+        return profile
+
+    def prepare(self, request: IssueRequest, *, for_ca: bool = False) -> Prepared:
+        """Every check, and the TBS: refuses with IssuanceRefused; changes nothing."""
+        profile = self.profile(request.profile, for_ca=for_ca)
+        public_key, requested_subject = _public_key_of(request)
+        profile.check_key(public_key)
+        subject = profile.subject(requested_subject if requested_subject is not None else {})
+        serial = new_serial()
+        shards = self.definition.crl.shards
+        ctx = IssueContext(
+            subject_public_key=public_key,
+            issuer_public_key=self.signer.public_key,
+            issuer_name=self.certificate.subject,
+            at=self.clock.now(),
+            ca_id=self.id,
+            base_url=self.base_url,
+            shard=shard_of(serial, shards) if shards else None,
+            issuer_not_after=self.certificate.not_valid_after_utc,
+            issuer_key_id=_key_id(self.certificate),
+            san=request.san,
+            other_names=request.other_names,
+            requested_extensions=_requested_extensions(request),
+            attributes=request.attributes,
+        )
+        return self.prepare_with(profile, subject, ctx, serial, request.holder_ref)
+
+    def prepare_with(
+        self, profile: Profile, subject: x509.Name, ctx: IssueContext, serial: int, holder_ref: str | None
+    ) -> Prepared:
+        """Build the TBS from a profile and a context (also used for self-signed and link certificates)."""
+        not_before, not_after = profile.validity(ctx)
+        if not_after <= not_before:
+            raise IssuanceRefused(f"profile {profile.id!r} gives an empty validity period")
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ctx.issuer_name)
+            .public_key(ctx.subject_public_key)
+            .serial_number(serial)
+            .not_valid_before(not_before)
+            .not_valid_after(not_after)
+        )
+        for extension in profile.extensions(ctx):
+            builder = builder.add_extension(extension.value, critical=extension.critical)
+        tbs = prepare_tbs(builder.sign, self.signer)
+        return Prepared(
+            self.id,
+            serial,
+            profile.id,
+            subject,
+            not_before,
+            not_after,
+            tbs,
+            holder_ref,
+            profile.kind.is_ca,
+            ctx.shard or 0,
+        )
+
+    def issue(self, prepared: Prepared, *, actor: str) -> x509.Certificate:
+        """Reserve + record the TBS, sign, store the certificate; each step audited."""
+        if prepared.ca_id != self.id:
+            raise IssuanceRefused(f"prepared by CA {prepared.ca_id!r}, not {self.id!r}")
+        obj = f"{self.id}/{serial_hex(prepared.serial)}"
+        pending = PendingCert(
+            ca_id=self.id,
+            serial=prepared.serial,
+            subject_der=prepared.subject.public_bytes(),
+            subject_text=prepared.subject.rfc4514_string(),
+            not_before=prepared.not_before,
+            not_after=prepared.not_after,
+            profile=prepared.profile,
+            tbs_sha256=prepared.tbs.sha256,
+            holder_ref=prepared.holder_ref,
+            is_ca=prepared.is_ca,
+            shard=prepared.shard,
+        )
+        payload = {
+            "profile": prepared.profile,
+            "subject": pending.subject_text,
+            "tbs": prepared.tbs.sha256.hex(),
+        }
+        cert_id = self.store.reserve_certificate(pending, AuditEntry(actor, "cert.prepare", obj, payload))
+        certificate = sign_certificate(prepared.tbs, self.signer)
+        der = certificate.public_bytes(serialization.Encoding.DER)
+        signed = AuditEntry(actor, "cert.signed", obj, {"sha256": certificate.fingerprint(_SHA256).hex()})
+        self.store.complete_certificate(cert_id, der, signed)
+        return certificate
+
+    def issue_request(self, request: IssueRequest, *, actor: str, for_ca: bool = False) -> x509.Certificate:
+        """prepare + issue, drawing a new serial in the (astronomically rare) case of a collision."""
+        for _ in range(3):
+            prepared = self.prepare(request, for_ca=for_ca)
+            try:
+                return self.issue(prepared, actor=actor)
+            except DuplicateSerial:
+                continue
+        raise IssuanceRefused("could not draw an unused serial number")
+
+    # -- revocation ----------------------------------------------------------------------------------------
+
+    def revoke(
+        self,
+        serial: int,
+        reason: RevocationReason,
+        *,
+        actor: str,
+        invalidity_date: dt.datetime | None = None,
+        when: dt.datetime | None = None,
+    ) -> RevocationRow:
+        """Revoke (or hold) a certificate this CA issued; typed errors change nothing."""
+        if reason is RevocationReason.remove_from_crl:
+            raise InvalidRevocation("removeFromCRL is not a revocation reason; release the hold instead")
+        at = when or self.clock.now()
+        obj = f"{self.id}/{serial_hex(serial)}"
+        audit = AuditEntry(actor, "cert.revoke", obj, {"reason": reason.value})
+        row = self.store.revoke(self.id, serial, reason, at, invalidity_date, audit)
+        self._notify(serial)
+        return row
+
+    def release_hold(self, serial: int, *, actor: str) -> None:
+        """Release a certificateHold where this CA's policy allows it (JPKI never does)."""
+        if not self.definition.hold_release:
+            raise InvalidRevocation(f"CA {self.id!r} does not release holds (its policy forbids it)")
+        obj = f"{self.id}/{serial_hex(serial)}"
+        self.store.release_hold(self.id, serial, self.clock.now(), AuditEntry(actor, "cert.release", obj, {}))
+        self._notify(serial)
+
+    def _notify(self, serial: int) -> None:
+        for listener in self.revocation_listeners:
+            listener(self.id, serial)
+
+    # -- CRLs ----------------------------------------------------------------------------------------------
+
+    def crl_url(self, scope: str = "full", delta: bool = False) -> str:
+        """Where ``jlis serve`` publishes a CRL of this CA (pki.http routes)."""
+        base = f"{self.base_url}/crl/{self.id}"
+        if scope == "arl":
+            return f"{base}/arl.crl"
+        if scope.startswith("shard:"):
+            return f"{base}/{scope[6:]}{'-delta' if delta else ''}.crl"
+        return f"{base}/delta.crl" if delta else f"{base}.crl"
+
+    def scopes(self) -> list[str]:
+        """Every CRL scope this CA publishes under its policy."""
+        policy = self.definition.crl
+        return ["full", *(f"shard:{n}" for n in range(policy.shards)), *(["arl"] if policy.arl else [])]
+
+    def generate_crl(self, scope: str = "full", *, delta: bool = False, actor: str) -> CrlRow:
+        """Build, sign and store the next CRL of a scope (a delta lists changes since the latest base)."""
+        policy = self.definition.crl
+        if scope not in self.scopes():
+            raise InvalidRevocation(f"CA {self.id!r} publishes no CRL of scope {scope!r}")
+        if delta and policy.delta_next_update is None:
+            raise InvalidRevocation(f"CA {self.id!r} does not publish delta CRLs")
+        base = self.store.latest_crl(self.id, scope) if delta else None
+        if delta and base is None:
+            raise InvalidRevocation(
+                f"CA {self.id!r} has no complete CRL of scope {scope!r} to base a delta on"
+            )
+        high = self.store.change_seq(self.id)
+        now = self.clock.now()
+        lifetime = policy.delta_next_update if delta else policy.next_update
+        assert lifetime is not None  # checked above for deltas; always set for complete CRLs
+        number = self.store.next_crl_number(self.id, scope)
+        spec = CrlSpec(
+            issuer=self.certificate.subject,
+            this_update=now,
+            next_update=now + lifetime,
+            crl_number=number,
+            authority_key_id=_key_id(self.certificate) or self.signer.public_key,
+            delta_base=base.crl_number if base is not None else None,
+            issuing_distribution_point=self._idp(scope),
+            freshest_crl=(self.crl_url(scope, delta=True),) if policy.delta_next_update and not delta else (),
+        )
+        entries = self.store.revoked_entries(
+            self.id,
+            shard=int(scope[6:]) if scope.startswith("shard:") else None,
+            ca_only=True if scope == "arl" else (False if scope.startswith("shard:") else None),
+            after_change_seq=base.change_seq if base is not None else None,
+        )
+        der = encode_crl(spec, entries, self.signer)
+        row = CrlRow(self.id, scope, number, now, now + lifetime, high, der, spec.delta_base)
+        kind = "delta" if delta else "complete"
+        self.store.save_crl(
+            row, AuditEntry(actor, "crl.issue", f"{self.id}/{scope}/{number}", {"kind": kind})
+        )
+        return row
+
+    def _idp(self, scope: str) -> IssuingDistributionPoint | None:
+        """RFC 5280 §5.2.5: shards name their own URL and cover end entities; the ARL covers CA certs."""
+        if scope.startswith("shard:"):
+            return IssuingDistributionPoint(uris=(self.crl_url(scope),), only_contains_user_certs=True)
+        if scope == "arl":
+            return IssuingDistributionPoint(only_contains_ca_certs=True)
+        return None
+
+
+class StorePublications:
+    """What ``jlis serve`` publishes, read from the store (implements ``pki.http.Publications``)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def ca_certificate(self, ca_id: str) -> Published | None:
+        try:
+            row = self.store.get_ca(ca_id)
+        except UnknownCa:
+            return None
+        return Published(row.cert_der, row.created_at)
+
+    def crl(self, ca_id: str, scope: str, delta: bool) -> Published | None:
+        try:
+            row = self.store.latest_crl(ca_id, scope, delta=delta)
+        except UnknownCa:
+            return None
+        return None if row is None else Published(row.der, row.this_update, row.next_update)

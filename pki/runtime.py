@@ -1,0 +1,326 @@
+"""The running PKI: one home, its store, its CAs (with lazily opened keys), profiles and the audit key.
+
+``Pki.initialise`` creates everything a PKI definition declares and is idempotent: run again, it reuses
+existing keys and skips CAs the store already has, so an interrupted init can simply be run again.
+``Pki.open`` is what every command and ``jlis serve`` use afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import shutil
+import threading
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+
+from hsm import HsmError, KeyExists, Signer, open_backend, open_signer
+from pki.audit.chain import Checkpoint
+from pki.audit.checkpoint import sign_checkpoint
+from pki.audit.verify import AuditReport, verify_log
+from pki.ca import CertificateAuthority, IssueRequest, StorePublications
+from pki.clock import Clock, SystemClock
+from pki.definition import DEFAULT_DEFINITION, CaDefinition, PkiDefinition, load_definition
+from pki.errors import UnknownCa
+from pki.home import HomeConfig, KeyMode, create_home, read_config
+from pki.model import CaId, new_serial
+from pki.names import build_name
+from pki.profile import IssueContext, Profile, shipped_profiles
+from pki.store import AuditEntry, CaRow, CrlRow, PendingCert, Store
+from pki.tbs import prepare_tbs, sign_certificate
+
+AUDIT_KEY = "audit"
+SYSTEM = "system:init"
+
+
+class _LazySigner:
+    """Opens a CA key on first use (decrypting seven file keys on every CLI call would be wasted work)."""
+
+    def __init__(self, uri: str) -> None:
+        self._uri = uri
+        self._signer: Signer | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Signer:
+        with self._lock:
+            if self._signer is None:
+                self._signer = open_signer(self._uri)
+            return self._signer
+
+
+class Pki:
+    """A PKI home opened for use."""
+
+    def __init__(
+        self,
+        config: HomeConfig,
+        definition: PkiDefinition,
+        store: Store,
+        profiles: dict[str, Profile],
+        clock: Clock,
+    ) -> None:
+        self.config = config
+        self.definition = definition
+        self.store = store
+        self.profiles = profiles
+        self.clock = clock
+        self._cas: dict[str, CertificateAuthority] = {}
+        self._signers: dict[str, _LazySigner] = {}
+        self._lock = threading.Lock()
+
+    # -- opening ---------------------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, home: Path, *, clock: Clock | None = None) -> Pki:
+        """Open an initialised home (HomeError when ``jlis init`` has not run there)."""
+        config = read_config(home)
+        config.activate()
+        definition = load_definition(config.definition_path)
+        if config.base_url:
+            definition = dataclasses.replace(definition, base_url=config.base_url)
+        return cls(
+            config, definition, Store.open(config.store_url), shipped_profiles(), clock or SystemClock()
+        )
+
+    @classmethod
+    def initialise(
+        cls,
+        home: Path,
+        *,
+        keys: KeyMode = KeyMode.file,
+        store_url: str | None = None,
+        definition: Path | None = None,
+        base_url: str | None = None,
+        clock: Clock | None = None,
+    ) -> Pki:
+        """Create (or finish creating) the PKI a definition declares: keys, CA certificates, first CRLs."""
+        if not (home / "config.toml").exists():
+            config = create_home(home, keys=keys, store_url=store_url, base_url=base_url)
+            shutil.copyfile(definition or DEFAULT_DEFINITION, config.definition_path)
+        pki = cls.open(home, clock=clock)
+        pki._create_missing()
+        return pki
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- CAs ------------------------------------------------------------------------------------------------
+
+    def ca(self, ca_id: str) -> CertificateAuthority:
+        """The CA with this id (UnknownCa when the definition or the store lacks it)."""
+        with self._lock:
+            found = self._cas.get(ca_id)
+            if found is None:
+                found = self._load_ca(ca_id)
+                self._cas[ca_id] = found
+            return found
+
+    def cas(self) -> list[CertificateAuthority]:
+        return [self.ca(ca.id) for ca in self.definition.cas]
+
+    def _load_ca(self, ca_id: str) -> CertificateAuthority:
+        try:
+            definition = self.definition.ca(ca_id)
+        except KeyError:
+            raise UnknownCa(ca_id) from None
+        row = self.store.get_ca(ca_id)
+        certificate = x509.load_der_x509_certificate(row.cert_der)
+        return CertificateAuthority(
+            definition,
+            certificate,
+            self._lazy(row.key_uri).get,
+            self.store,
+            self.profiles,
+            self.clock,
+            self.definition.base_url,
+        )
+
+    def _lazy(self, uri: str) -> _LazySigner:
+        lazy = self._signers.get(uri)
+        if lazy is None:
+            lazy = self._signers[uri] = _LazySigner(uri)
+        return lazy
+
+    @property
+    def publications(self) -> StorePublications:
+        return StorePublications(self.store)
+
+    def publish_crls(self, ca_id: str | None = None, *, actor: str, delta: bool = False) -> list[CrlRow]:
+        """Issue the next CRL of every scope of one CA (or of all CAs); deltas where the policy has them."""
+        rows = []
+        for ca in [self.ca(ca_id)] if ca_id else self.cas():
+            if delta and ca.definition.crl.delta_next_update is None:
+                continue
+            for scope in ca.scopes():
+                if delta and scope == "arl":
+                    continue
+                rows.append(ca.generate_crl(scope, delta=delta, actor=actor))
+        return rows
+
+    def after_revocation(self, ca_id: str) -> int:
+        """Republish a CA's CRLs after a revocation when its policy says so: deltas where it publishes them
+        (cheap at any size), else the complete CRLs. Returns how many CRLs were issued."""
+        ca = self.ca(ca_id)
+        if not ca.definition.crl.after_revocation:
+            return 0
+        delta = ca.definition.crl.delta_next_update is not None
+        return len(self.publish_crls(ca_id, actor="system:crl", delta=delta))
+
+    # -- audit ---------------------------------------------------------------------------------------------
+
+    def audit_signer(self) -> Signer:
+        return self._lazy(self.config.key_uri(AUDIT_KEY)).get()
+
+    def checkpoint(self, *, actor: str) -> Checkpoint:
+        """Sign the head of the audit chain with the audit key, and store the checkpoint."""
+        head = next(iter(deque(self.store.audit_records(), maxlen=1)), None)
+        if head is None:
+            head = self.store.append_audit(AuditEntry(actor, "audit.start", "audit", {}))
+        checkpoint = sign_checkpoint(self.audit_signer(), head.seq, head.record_hash, self.clock.now())
+        self.store.add_checkpoint(checkpoint)
+        return checkpoint
+
+    def verify_audit(self) -> AuditReport:
+        """Recompute the chain and check every checkpoint against the audit key."""
+        public_key = self.audit_signer().public_key
+        return verify_log(self.store.audit_records(), self.store.checkpoints(), public_key)
+
+    # -- initialisation ------------------------------------------------------------------------------------
+
+    def _create_missing(self) -> None:
+        self._key(AUDIT_KEY, self.definition.audit_key)
+        known = {row.ca_id for row in self.store.list_cas()}
+        for definition in self.definition.cas:
+            if definition.id not in known:
+                self._create_ca(definition)
+        for definition in self.definition.cas:
+            for cross in definition.cross:
+                if not self._has_cross(definition.id, cross.subject):
+                    self._cross_certify(definition.id, cross.subject, cross.profile)
+        for ca in self.cas():
+            if self.store.latest_crl(ca.id, "full") is None:
+                self.publish_crls(ca.id, actor=SYSTEM)
+                if ca.definition.crl.delta_next_update is not None:
+                    self.publish_crls(ca.id, actor=SYSTEM, delta=True)
+
+    def _key(self, label: str, kind: object) -> Signer:
+        """The key with this label in the home's backend: generated once, reused on a rerun."""
+        uri = self.config.key_uri(label)
+        with open_backend(uri) as backend:
+            try:
+                backend.generate(label, kind)  # type: ignore[arg-type]
+            except KeyExists:
+                pass
+        return self._lazy(uri).get()
+
+    def _create_ca(self, definition: CaDefinition) -> None:
+        signer = self._key(definition.id, definition.key)
+        subject = build_name(definition.subject)
+        profile = self.profiles[definition.profile]
+        if definition.issuer is None:
+            certificate = self._self_signed(definition, signer, subject, profile)
+        else:
+            request = IssueRequest(profile=definition.profile, public_key=signer.public_key, subject=subject)
+            certificate = self.ca(definition.issuer).issue_request(request, actor=SYSTEM, for_ca=True)
+        key_sha1 = hashes.Hash(hashes.SHA1())
+        key_sha1.update(_subject_public_key_bits(certificate))
+        row = CaRow(
+            definition.id,
+            subject.public_bytes(),
+            self.config.key_uri(definition.id),
+            certificate.public_bytes(serialization.Encoding.DER),
+            key_sha1.finalize(),
+            self.clock.now(),
+        )
+        self.store.add_ca(
+            row, AuditEntry(SYSTEM, "ca.create", definition.id, {"subject": subject.rfc4514_string()})
+        )
+        if definition.issuer is None:
+            self._record_own_certificate(definition.id, certificate, profile)
+
+    def _self_signed(
+        self, definition: CaDefinition, signer: Signer, subject: x509.Name, profile: Profile
+    ) -> x509.Certificate:
+        ctx = IssueContext.self_signed(
+            signer.public_key,
+            subject,
+            self.clock.now(),
+            ca_id=definition.id,
+            base_url=self.definition.base_url,
+        )
+        not_before, not_after = profile.validity(ctx)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(signer.public_key)
+            .serial_number(new_serial())
+            .not_valid_before(not_before)
+            .not_valid_after(not_after)
+        )
+        for extension in profile.extensions(ctx):
+            builder = builder.add_extension(extension.value, critical=extension.critical)
+        return sign_certificate(prepare_tbs(builder.sign, signer), signer)
+
+    def _record_own_certificate(self, ca_id: CaId, certificate: x509.Certificate, profile: Profile) -> None:
+        """A root's certificate is signed before its CA row can exist; record it right after, as issued."""
+        pending = PendingCert(
+            ca_id=ca_id,
+            serial=certificate.serial_number,
+            subject_der=certificate.subject.public_bytes(),
+            subject_text=certificate.subject.rfc4514_string(),
+            not_before=certificate.not_valid_before_utc,
+            not_after=certificate.not_valid_after_utc,
+            profile=profile.id,
+            tbs_sha256=_sha256(certificate.tbs_certificate_bytes),
+            is_ca=True,
+        )
+        obj = f"{ca_id}/{certificate.serial_number:x}"
+        cert_id = self.store.reserve_certificate(
+            pending, AuditEntry(SYSTEM, "cert.prepare", obj, {"self_signed": True})
+        )
+        der = certificate.public_bytes(serialization.Encoding.DER)
+        self.store.complete_certificate(cert_id, der, AuditEntry(SYSTEM, "cert.signed", obj, {}))
+
+    def _has_cross(self, issuer: str, subject: str) -> bool:
+        subject_der = self.store.get_ca(subject).subject_der
+        return any(row.subject_der == subject_der and row.is_ca for row in self.store.certificates(issuer))
+
+    def _cross_certify(self, issuer: str, subject: str, profile: str) -> x509.Certificate:
+        target = self.ca(subject).certificate
+        request = IssueRequest(profile=profile, public_key=target.public_key(), subject=target.subject)  # type: ignore[arg-type]
+        return self.ca(issuer).issue_request(request, actor=SYSTEM, for_ca=True)
+
+
+def _sha256(data: bytes) -> bytes:
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(data)
+    return digest.finalize()
+
+
+def _subject_public_key_bits(certificate: x509.Certificate) -> bytes:
+    """The subjectPublicKey BIT STRING contents (what OCSP's issuerKeyHash hashes, RFC 6960 §4.1.1)."""
+    from asn1crypto import keys
+
+    spki = certificate.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return bytes(keys.PublicKeyInfo.load(spki)["public_key"].contents[1:])
+
+
+def ensure_pki(home: Path, *, base_url: str | None = None, clock: Clock | None = None) -> Pki:
+    """Open the home, initialising it first when it is new (``jlis serve`` on first run, with the URL it
+    serves at as the base URL inside certificates)."""
+    if (home / "config.toml").exists():
+        pki = Pki.open(home, clock=clock)
+        pki._create_missing()
+        return pki
+    return Pki.initialise(home, base_url=base_url, clock=clock)
+
+
+__all__ = ["Pki", "ensure_pki"]
+_ = (dt, Callable, HsmError)
