@@ -34,6 +34,8 @@ from pki.store import AuditEntry, CaRow, CrlRow, PendingCert, Store
 from pki.tbs import prepare_tbs, sign_certificate
 
 AUDIT_KEY = "audit"
+RECOVERY_GRACE = dt.timedelta(minutes=10)
+"""A pending issuance older than this belongs to a process that died (signing takes milliseconds)."""
 SYSTEM = "system:init"
 
 
@@ -160,6 +162,18 @@ class Pki:
                     continue
                 rows.append(ca.generate_crl(scope, delta=delta, actor=actor))
         return rows
+
+    def recover(self, *, grace: dt.timedelta = RECOVERY_GRACE, actor: str = "system:recover") -> int:
+        """Mark issuances whose process died between reserving and storing (older than ``grace``) as aborted.
+
+        Their certificates were never handed out; the pending rows keep the TBS digests, so any signature
+        the key may have made stays accounted for. Returns how many were aborted."""
+        cutoff = self.clock.now() - grace
+        total = 0
+        for ca in self.definition.cas:
+            audit = AuditEntry(actor, "cert.abort_pending", ca.id, {"older_than": cutoff.isoformat()})
+            total += self.store.abort_pending(ca.id, cutoff, audit)
+        return total
 
     def after_revocation(self, ca_id: str) -> int:
         """Republish a CA's CRLs after a revocation when its policy says so: deltas where it publishes them

@@ -144,6 +144,20 @@ def ca_revoke(
     typer.echo(f"revoked {ca_id}/{number:x} ({row.reason.value}); CRLs published: {published}")
 
 
+@ca_app.command("recover")
+@one_line_errors
+def ca_recover(
+    home: HomeOpt = DEFAULT_HOME,
+    minutes: Annotated[float, typer.Option("--older-than", help="Minutes a pending issuance may last.")] = 10,
+) -> None:
+    """Abort issuances left pending by a process that died (they were never handed out)."""
+    import datetime as dt
+
+    with opened(home) as pki:
+        count = pki.recover(grace=dt.timedelta(minutes=minutes), actor=actor())
+    typer.echo(f"aborted {count} pending issuance(s)")
+
+
 @crl_app.command("generate")
 @one_line_errors
 def crl_generate(

@@ -118,6 +118,7 @@ def serve(
     except (PkiError, HsmError) as exc:
         sock.close()
         raise fail(exc.message) from None
+    pki.recover()
     app = create_app(pki)
     announce(url, home)
     announce_pki(pki, home, url)
