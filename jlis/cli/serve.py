@@ -2,6 +2,7 @@
 
 import os
 import socket
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -78,18 +79,20 @@ def announce_pki(pki: "Pki", home: Path, url: str) -> None:
         print(f"    {ca.id:15} {ca.base_url}/ca/{ca.id}.cer  {ca.crl_url()}")
     if url != pki.definition.base_url:
         print(f"  note: certificates point to {pki.definition.base_url} (the URL this home was created for)")
+    installed = Path(sys.executable).parent / "jlis"
+    jlis = str(installed) if installed.exists() else "jlis"
     print("  try:")
     print(f"    curl -s {pki.definition.base_url}/crl/jpki-sign.crl | openssl crl -inform DER -noout -text")
     print(
         "    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=www.example.jp "
-        "-keyout /tmp/key.pem -out /tmp/req.pem"
+        "-addext subjectAltName=DNS:www.example.jp -keyout /tmp/key.pem -out /tmp/req.pem"
     )
     print(
         f"    jlis ca issue --home {home} --ca lgpki-app-sub --profile tls-server --csr /tmp/req.pem "
         f"--out /tmp/cert.pem"
     )
-    print(f"    jlis ca revoke --home {home} --ca lgpki-app-sub --serial <hex> --reason keyCompromise")
-    print(f"    jlis audit verify --home {home}")
+    print(f"    {jlis} ca revoke --home {home} --ca lgpki-app-sub --serial <hex> --reason keyCompromise")
+    print(f"    {jlis} audit verify --home {home}")
 
 
 def serve(
