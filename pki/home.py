@@ -64,9 +64,10 @@ class HomeConfig:
         return f"pkcs11:token={SOFTHSM_TOKEN};object={label}?pin-source={self.secret_file}"
 
     def activate(self) -> None:
-        """Point SoftHSM at this home's tokens (before the PKCS#11 module is first loaded)."""
+        """Point SoftHSM at this home's tokens (before the PKCS#11 module is first loaded): the home's own
+        configuration wins over an inherited SOFTHSM2_CONF, which would name someone else's tokens."""
         if self.keys is KeyMode.softhsm:
-            os.environ.setdefault("SOFTHSM2_CONF", str(self.softhsm_conf))
+            os.environ["SOFTHSM2_CONF"] = str(self.softhsm_conf)
 
 
 def default_home() -> Path:
