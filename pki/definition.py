@@ -13,7 +13,8 @@ from pathlib import Path
 
 from hsm import KeyKind
 from pki.model import CaId
-from pki.names import NameAttribute, StringType
+from pki.names import NameAttribute
+from pki.profile.names import StringType
 from pki.tomlcheck import Section, load_toml
 
 DEFAULT_DEFINITION = Path(__file__).parent / "definitions" / "default.toml"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import enum
-import re
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID, ObjectIdentifier
+
+from pki.profile.names import StringType
 
 SHORT_NAMES: dict[str, ObjectIdentifier] = {
     "C": NameOID.COUNTRY_NAME,
@@ -20,20 +20,6 @@ SHORT_NAMES: dict[str, ObjectIdentifier] = {
     "DC": NameOID.DOMAIN_COMPONENT,
     "emailAddress": NameOID.EMAIL_ADDRESS,
 }
-# X.680 §41.4: the PrintableString character set.
-_PRINTABLE = re.compile(r"[A-Za-z0-9 '()+,\-./:=?]*")
-
-
-class StringType(enum.StrEnum):
-    printable = "printable"
-    utf8 = "utf8"
-
-    def to_x509(self) -> x509.name._ASN1Type:
-        return (
-            x509.name._ASN1Type.PrintableString
-            if self is StringType.printable
-            else x509.name._ASN1Type.UTF8String
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +36,15 @@ class NameAttribute:
             return f"unknown attribute {self.attr!r} (known: {', '.join(SHORT_NAMES)})"
         if not self.value:
             return "empty value"
-        if self.string_type is StringType.printable and not _PRINTABLE.fullmatch(self.value):
-            return f"{self.value!r} has characters outside PrintableString"
+        encoding = self.string_type.problem(self.value)
+        if encoding is not None:
+            return f"{self.value!r}: {encoding}"
         if self.attr == "C" and (len(self.value) != 2 or self.string_type is not StringType.printable):
             return "C must be a two-letter PrintableString (RFC 5280 §4.1.2.4)"
         return None
 
     def to_x509(self) -> x509.NameAttribute[str]:
-        return x509.NameAttribute(SHORT_NAMES[self.attr], self.value, _type=self.string_type.to_x509())
+        return x509.NameAttribute(SHORT_NAMES[self.attr], self.value, _type=self.string_type.asn1)
 
 
 def build_name(attributes: tuple[NameAttribute, ...] | list[NameAttribute]) -> x509.Name:
