@@ -133,15 +133,34 @@ def ca_revoke(
     """Revoke a certificate; republishes the CA's CRLs when its policy says so."""
     from pki.model import RevocationReason
 
-    try:
-        number = int(serial.removeprefix("0x").replace(":", ""), 16)
-    except ValueError:
-        raise fail(f"serial {serial!r} is not hexadecimal") from None
+    number = _serial(serial)
     parsed = RevocationReason.parse(reason)
     with opened(home) as pki:
         row = pki.ca(ca_id).revoke(number, parsed, actor=actor())
         published = pki.after_revocation(ca_id)
     typer.echo(f"revoked {ca_id}/{number:x} ({row.reason.value}); CRLs published: {published}")
+
+
+@ca_app.command("release")
+@one_line_errors
+def ca_release(
+    ca_id: Annotated[str, typer.Option("--ca", help="Issuing CA id.")],
+    serial: Annotated[str, typer.Option("--serial", help="Serial number, hex.")],
+    home: HomeOpt = DEFAULT_HOME,
+) -> None:
+    """Release a certificateHold, where the CA's policy allows it (the next delta CRL says removeFromCRL)."""
+    number = _serial(serial)
+    with opened(home) as pki:
+        pki.ca(ca_id).release_hold(number, actor=actor())
+        published = pki.after_revocation(ca_id)
+    typer.echo(f"released {ca_id}/{number:x}; CRLs published: {published}")
+
+
+def _serial(text: str) -> int:
+    try:
+        return int(text.removeprefix("0x").replace(":", ""), 16)
+    except ValueError:
+        raise fail(f"serial {text!r} is not hexadecimal") from None
 
 
 @ca_app.command("recover")
