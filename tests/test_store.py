@@ -427,16 +427,58 @@ def test_a_failure_mid_transaction_leaves_nothing_half_written(
     issue(store, 9)
     before = state(url)
 
-    def broken_append(*_args: object) -> None:
+    def broken_chain(*_args: object) -> None:
         raise sa_exc.OperationalError("INSERT INTO audit_log", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr(auditlog, "append", broken_append)
+    # Every append chains its record; revoke does so after writing the revocation.
+    monkeypatch.setattr(auditlog, "chain", broken_chain)
     with pytest.raises(StoreUnavailable, match="disk I/O error"):
         revoke(store, 9)
     with pytest.raises(StoreUnavailable):
         store.reserve_certificate(pending(CA, 10)[0], entry("cert.reserve", "test-ca/a"))
     assert state(url) == before
     assert store.get_certificate(CA, 9).status is CertStatus.good
+
+
+@pytest.mark.parametrize("step", ["reserve", "complete", "revoke"])
+def test_a_stale_chain_tip_falls_back_to_locking_the_head(
+    store: Store, url: str, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    """Another writer moved the chain behind this Store's back: the write is still chained onto the real
+    tip; and if that slow path fails, the state change already written in the transaction goes too."""
+    issue(store, 9)
+    cert, der = pending(CA, 10)
+    cert_id = store.reserve_certificate(cert, entry("cert.reserve", "test-ca/a")) if step != "reserve" else 0
+    if step == "revoke":
+        store.complete_certificate(cert_id, der, entry("cert.signed", "test-ca/a"))
+
+    def write() -> None:
+        if step == "reserve":
+            store.reserve_certificate(cert, entry("cert.reserve", "test-ca/a"))
+        elif step == "complete":
+            store.complete_certificate(cert_id, der, entry("cert.signed", "test-ca/a"))
+        else:
+            revoke(store, 10)
+
+    def broken_append(*_args: object) -> None:
+        raise sa_exc.OperationalError("SELECT FROM audit_head", {}, Exception("disk I/O error"))
+
+    with Store.open(url, clock=clock) as other:
+        other.append_audit(entry("note", "behind the first store's back"))
+    before = state(url)
+    with monkeypatch.context() as patched:
+        patched.setattr(auditlog, "locked_append", broken_append)
+        with pytest.raises(StoreUnavailable, match="disk I/O error"):
+            write()
+    assert state(url) == before
+
+    with Store.open(url, clock=clock) as other:
+        other.append_audit(entry("note", "and again"))
+    write()
+    records = list(store.audit_records())
+    action = {"reserve": "cert.reserve", "complete": "cert.signed", "revoke": "cert.revoke"}[step]
+    assert [r.action for r in records[-2:]] == ["note", action]
+    verify_chain(records)
 
 
 @pytest.mark.slow

@@ -57,9 +57,16 @@ def _first_line(exc: BaseException | None) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def constraint_name(exc: sa_exc.IntegrityError) -> str | None:
-    """The name of the constraint that refused a write, from either driver."""
-    orig = exc.orig
+_DRIVER_INTEGRITY = (sqlite3.IntegrityError, psycopg.IntegrityError)
+"""Integrity errors as the drivers raise them (the hot write path runs statements on the driver's cursor)."""
+
+
+IntegrityFailure = sa_exc.IntegrityError | sqlite3.IntegrityError | psycopg.IntegrityError
+
+
+def constraint_name(exc: IntegrityFailure) -> str | None:
+    """The name of the constraint that refused a write, from either driver (wrapped by SQLAlchemy or not)."""
+    orig = exc.orig if isinstance(exc, sa_exc.IntegrityError) else exc
     if isinstance(orig, psycopg.Error):
         return orig.diag.constraint_name
     match = _SQLITE_UNIQUE.search(str(orig))
@@ -68,11 +75,12 @@ def constraint_name(exc: sa_exc.IntegrityError) -> str | None:
 
 def translate(exc: BaseException, conflicts: Conflicts) -> PkiError:
     """The PkiError a caller sees for a database failure."""
-    if isinstance(exc, sa_exc.IntegrityError):
+    if isinstance(exc, (sa_exc.IntegrityError, *_DRIVER_INTEGRITY)):
         name = constraint_name(exc)
         if name is not None and name in conflicts:
             return conflicts[name]()
-        return StoreConflict(f"the database refused the write: {name or _first_line(exc.orig)}")
+        orig = exc.orig if isinstance(exc, sa_exc.IntegrityError) else exc
+        return StoreConflict(f"the database refused the write: {name or _first_line(orig)}")
     if isinstance(exc, sa_exc.DBAPIError):
         return StoreUnavailable(_first_line(exc.orig))
     if isinstance(exc, sa_exc.TimeoutError):

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 
 import sqlalchemy as sa
 from cryptography import x509
 
-from pki.model import CertStatus, RevocationReason, serial_hex
+from pki.model import CertStatus, RevocationReason
 from pki.store.errors import DerMismatch
-from pki.store.rows import CertRow, PendingCert, StatusRow
+from pki.store.rows import CertRow, StatusRow
 from pki.store.schema import SERIAL_KEY_DIGITS, certificate, revocation
 
 _REVOKED = (CertStatus.revoked, CertStatus.on_hold)
@@ -32,17 +31,6 @@ STATUS_QUERY = (
 """The OCSP hot path: one statement, built once (SQLAlchemy caches its compiled form; psycopg prepares it
 server-side after a few runs), answered from UNIQUE(ca_id, serial_hex) and the revocation primary key."""
 
-INSERT_PENDING = sa.insert(certificate).returning(certificate.c.id)
-LOCK_PENDING = (
-    sa.select(certificate.c.status, certificate.c.serial_key, certificate.c.tbs_sha256)
-    .where(certificate.c.id == sa.bindparam("cert_id"))
-    .with_for_update()
-)
-COMPLETE = (
-    sa.update(certificate)
-    .where(certificate.c.id == sa.bindparam("cert_id"))
-    .values(status=CertStatus.good.value, der=sa.bindparam("signed_der"), issued_at=sa.bindparam("signed_at"))
-)
 CERT_QUERY = sa.select(certificate).where(
     certificate.c.ca_id == sa.bindparam("ca_id"), certificate.c.serial_hex == sa.bindparam("serial_hex")
 )
@@ -51,28 +39,6 @@ CERT_QUERY = sa.select(certificate).where(
 def serial_key(serial: int) -> str:
     """The serial as 40 zero-padded hex digits: sorts as text in numeric order."""
     return format(serial, f"0{SERIAL_KEY_DIGITS}x")
-
-
-def pending_values(cert: PendingCert, now: dt.datetime) -> dict[str, object]:
-    """The ``certificate`` row a reservation inserts."""
-    return {
-        "ca_id": cert.ca_id,
-        "serial_hex": serial_hex(cert.serial),
-        "serial_key": serial_key(cert.serial),
-        "status": CertStatus.pending.value,
-        "subject_der": cert.subject_der,
-        "subject_text": cert.subject_text,
-        "not_before": cert.not_before,
-        "not_after": cert.not_after,
-        "profile": cert.profile,
-        "holder_ref": cert.holder_ref,
-        "is_ca": cert.is_ca,
-        "shard": cert.shard,
-        "tbs_sha256": cert.tbs_sha256,
-        "der": None,
-        "created_at": now,
-        "issued_at": None,
-    }
 
 
 def cert_row(m: sa.RowMapping) -> CertRow:

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from pki.errors import AlreadyRevoked, UnknownCa, UnknownSerial
 from pki.model import CertStatus, RevocationReason, serial_hex
+from pki.store.driver import Sql, Tx
 from pki.store.rows import RevocationRow, RevokedEntry
 from pki.store.schema import certificate, revocation, revocation_counter
 
@@ -71,6 +72,52 @@ class Target:
     """A revocation row exists (a current revocation or hold, or a released hold)."""
 
 
+def revoke(
+    tx: Tx,
+    sql: Sql,
+    ca_id: str,
+    serial: int,
+    reason: RevocationReason,
+    revoked_at: dt.datetime,
+    invalidity_date: dt.datetime | None,
+) -> RevocationRow:
+    """Revoke (or hold) an issued certificate on the driver's cursor: lock its row, check, bump the CA's
+    change_seq, upsert the revocation, set the status. The caller appends the audit record and commits."""
+    found = tx.one(sql.lock_certificate, (ca_id, serial_hex(serial)))
+    if found is None:
+        raise UnknownSerial(ca_id, serial)
+    cert_id, status_text, key, shard, is_ca = found
+    status = CertStatus(status_text)
+    if status in _UNISSUED:
+        raise UnknownSerial(ca_id, serial)
+    if status is CertStatus.revoked or (
+        status is CertStatus.on_hold and reason is RevocationReason.certificate_hold
+    ):
+        current = tx.one(sql.revocation_reason, (cert_id,))
+        raise AlreadyRevoked(ca_id, serial, str(None if current is None else _REASONS[current[0]]))
+    bumped = tx.one(sql.bump_change_seq, (ca_id,))
+    if bumped is None:
+        raise UnknownCa(ca_id)
+    row = RevocationRow(
+        certificate_id=int(cert_id),
+        ca_id=ca_id,
+        serial=serial,
+        reason=reason,
+        revoked_at=revoked_at,
+        invalidity_date=invalidity_date,
+        released_at=None,
+        change_seq=int(bumped[0]),
+    )
+    invalid = None if invalidity_date is None else sql.time(invalidity_date)
+    tx.run(
+        sql.upsert_revocation,
+        (cert_id, ca_id, key, shard, is_ca, reason.value, sql.time(revoked_at), invalid, row.change_seq),
+    )
+    held = reason is RevocationReason.certificate_hold
+    tx.run(sql.set_status, ((CertStatus.on_hold if held else CertStatus.revoked).value, cert_id))
+    return row
+
+
 def lock_target(conn: Connection, ca_id: str, serial: int) -> Target:
     """Lock an issued certificate's row; pending, aborted and unknown serials are all UnknownSerial."""
     row = conn.execute(_LOCK_CERTIFICATE, {"ca_id": ca_id, "serial_hex": serial_hex(serial)}).one_or_none()
@@ -90,41 +137,12 @@ def lock_target(conn: Connection, ca_id: str, serial: int) -> Target:
     )
 
 
-def check_revocable(target: Target, reason: RevocationReason) -> None:
-    """Refuse a second revocation. A hold may become a final revocation (RFC 5280 §5.3.1), not a new hold."""
-    held = target.status is CertStatus.on_hold
-    if target.status is CertStatus.revoked or (held and reason is RevocationReason.certificate_hold):
-        raise AlreadyRevoked(target.ca_id, target.serial, str(target.reason))
-
-
 def bump_change_seq(conn: Connection, ca_id: str) -> int:
     """The CA's next change_seq (row-locks its counter until commit)."""
     value = conn.execute(_BUMP, {"ca": ca_id}).scalar_one_or_none()
     if value is None:
         raise UnknownCa(ca_id)
     return int(value)
-
-
-def write_revocation(conn: Connection, target: Target, row: RevocationRow) -> None:
-    """Store a revocation or hold (replacing a hold or a released hold) and set the certificate's status."""
-    values = {
-        "reason": row.reason.value,
-        "revoked_at": row.revoked_at,
-        "invalidity_date": row.invalidity_date,
-        "released_at": None,
-        "change_seq": row.change_seq,
-    }
-    if target.has_revocation:
-        conn.execute(
-            sa.update(revocation).where(revocation.c.certificate_id == target.cert_id).values(values)
-        )
-    else:
-        identity = {"certificate_id": target.cert_id, "ca_id": target.ca_id, "serial_key": target.serial_key}
-        conn.execute(
-            sa.insert(revocation).values(**identity, shard=target.shard, is_ca=target.is_ca, **values)
-        )
-    held = row.reason is RevocationReason.certificate_hold
-    _set_status(conn, target.cert_id, CertStatus.on_hold if held else CertStatus.revoked)
 
 
 def write_release(conn: Connection, target: Target, when: dt.datetime, change_seq: int) -> None:

@@ -9,12 +9,15 @@ Driver errors never escape: :mod:`pki.store.boundary` maps them to the PkiError 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
+from typing import Any
 
 import sqlalchemy as sa
+from cryptography import x509
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -23,7 +26,8 @@ from pki.clock import Clock, SystemClock, ensure_aware
 from pki.errors import DuplicateSerial, InvalidRevocation, UnknownCa, UnknownSerial
 from pki.model import CertStatus, RevocationReason, serial_hex
 from pki.store import auditlog, certs, revocations
-from pki.store.boundary import Conflicts, translated
+from pki.store.boundary import Conflicts, DatabaseFailure, translated
+from pki.store.driver import POSTGRES, SQLITE, Sql, Tx, broken
 from pki.store.engine import DEFAULT_BUSY_TIMEOUT, WRITE, is_postgres, make_engine
 from pki.store.errors import (
     CaExists,
@@ -77,6 +81,8 @@ class Store:
         # already run in autocommit; switching the driver's isolation would undo the BEGIN takeover.)
         pg = is_postgres(engine)
         self._reader = engine.execution_options(isolation_level="AUTOCOMMIT") if pg else engine
+        self._sql = POSTGRES if pg else SQLITE
+        self._head = auditlog.Head()
 
     @classmethod
     def open(
@@ -127,6 +133,34 @@ class Store:
             yield conn
 
     @contextmanager
+    def _raw_write(self, conflicts: Conflicts | None = None) -> Iterator[Tx]:
+        """One write transaction on the driver's own cursor (the hot paths; :mod:`pki.store.driver`).
+
+        The same transaction as :meth:`_write` (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: psycopg's implicit
+        one) without SQLAlchemy per statement. Errors roll back; a connection the failure broke is dropped
+        from the pool instead of being handed to the next caller.
+        """
+        with translated(conflicts):
+            pooled = self._engine.raw_connection()
+            driver: Any = pooled.driver_connection
+            try:
+                cursor = driver.cursor()
+                if not self._sql.postgres:
+                    cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._sql.tx(cursor)
+                    driver.commit()
+                except BaseException:
+                    _quiet_rollback(driver)
+                    raise
+            except DatabaseFailure:
+                if broken(driver):
+                    pooled.invalidate()
+                raise
+            finally:
+                pooled.close()
+
+    @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A connection for one-statement reads."""
         with translated(), self._reader.connect() as conn:
@@ -139,7 +173,15 @@ class Store:
             yield conn
 
     def _audit(self, conn: Connection, audit: AuditEntry) -> AuditRecord:
-        return auditlog.append(conn, audit, self._clock.now())
+        """Append inside a SQLAlchemy write transaction (through its driver connection's cursor)."""
+        driver: Any = conn.connection.driver_connection
+        return auditlog.append(self._sql.tx(driver.cursor()), self._sql, self._head, audit, self._clock.now())
+
+    def _chain(self, tx: Tx, record: AuditRecord, chained: bool, audit: AuditEntry) -> None:
+        """After a PostgreSQL statement that tried to append ``record``: on a stale tip, the slow path."""
+        if not chained:
+            record = auditlog.locked_append(tx, self._sql, audit, record.at)
+        self._head.tip = (record.seq, record.record_hash)
 
     @staticmethod
     def _require_ca(conn: Connection, ca_id: str) -> None:
@@ -164,6 +206,22 @@ class Store:
             conn.execute(sa.insert(revocation_counter).values(ca_id=row.ca_id, last_seq=0))
             self._audit(conn, audit)
 
+    def update_ca(
+        self, ca_id: str, key_uri: str, cert_der: bytes, key_sha1: bytes, audit: AuditEntry
+    ) -> None:
+        """Point a CA at a new key and current certificate (key rollover); UnknownCa if there is none."""
+        if len(key_sha1) != 20:
+            raise ValueError("key_sha1 must be 20 bytes")
+        with self._write() as conn:
+            result = conn.execute(
+                sa.update(ca)
+                .where(ca.c.ca_id == ca_id)
+                .values(key_uri=key_uri, cert_der=cert_der, key_sha1=key_sha1)
+            )
+            if result.rowcount != 1:
+                raise UnknownCa(ca_id)
+            self._audit(conn, audit)
+
     def get_ca(self, ca_id: str) -> CaRow:
         """A CA by id; UnknownCa if the store has none."""
         with self._read() as conn:
@@ -186,11 +244,35 @@ class Store:
         processes); UnknownCa for an unknown CA.
         """
         duplicate = {"uq_certificate_ca_id_serial_hex": lambda: DuplicateSerial(cert.ca_id, cert.serial)}
-        with self._write(duplicate) as conn:
-            self._require_ca(conn, cert.ca_id)
-            values = certs.pending_values(cert, self._clock.now())
-            cert_id = conn.execute(certs.INSERT_PENDING, values).scalar_one()
-            self._audit(conn, audit)
+        sql, now = self._sql, self._clock.now()
+        values = (
+            serial_hex(cert.serial),
+            certs.serial_key(cert.serial),
+            cert.subject_der,
+            cert.subject_text,
+            sql.time(cert.not_before),
+            sql.time(cert.not_after),
+            cert.profile,
+            cert.holder_ref,
+            cert.is_ca,
+            cert.shard,
+            cert.tbs_sha256,
+            sql.time(now),
+            cert.ca_id,
+        )
+        with self._raw_write(duplicate) as tx:
+            if sql.postgres:  # one round trip: insert + audit append, when the cached tip holds
+                record = auditlog.optimistic(self._head, audit, now)
+                cert_id, chained = tx.one(sql.pg_reserve, values + auditlog.head_if_params(sql, record))
+                if cert_id is None:
+                    raise UnknownCa(cert.ca_id)
+                self._chain(tx, record, chained, audit)
+            else:
+                inserted = tx.one(sql.insert_pending, values)
+                if inserted is None:
+                    raise UnknownCa(cert.ca_id)
+                cert_id = inserted[0]
+                auditlog.append(tx, sql, self._head, audit, now)
         return int(cert_id)
 
     def complete_certificate(self, cert_id: int, der: bytes, audit: AuditEntry) -> None:
@@ -199,16 +281,25 @@ class Store:
         The DER must carry the reserved serial and TBS (DerMismatch); UnknownCertificate for an unknown
         id, NotPending if it was completed already or aborted as a dead issuance.
         """
-        with self._write() as conn:
-            found = conn.execute(certs.LOCK_PENDING, {"cert_id": cert_id}).one_or_none()
-            if found is None:
-                raise UnknownCertificate(cert_id)
-            if found.status != CertStatus.pending.value:
-                raise NotPending(cert_id, found.status)
-            certs.check_signed(cert_id, der, int(found.serial_key, 16), bytes(found.tbs_sha256))
-            signed = {"cert_id": cert_id, "signed_der": der, "signed_at": self._clock.now()}
-            conn.execute(certs.COMPLETE, signed)
-            self._audit(conn, audit)
+        try:
+            parsed = x509.load_der_x509_certificate(der)
+            key = certs.serial_key(parsed.serial_number)
+            tbs = hashlib.sha256(parsed.tbs_certificate_bytes).digest()
+        except ValueError:
+            key, tbs = "", b""  # matches no reservation: the diagnosis says why
+        sql, now = self._sql, self._clock.now()
+        signed = (der, sql.time(now), cert_id, key, tbs)
+        with self._raw_write() as tx:
+            if sql.postgres:  # one round trip: pending -> good + audit append, when the cached tip holds
+                record = auditlog.optimistic(self._head, audit, now)
+                done, chained = tx.one(sql.pg_complete, signed + auditlog.head_if_params(sql, record))
+                if not done:
+                    _refuse_completion(tx, sql, cert_id, der)
+                self._chain(tx, record, chained, audit)
+            else:
+                if tx.count(sql.complete, signed) != 1:
+                    _refuse_completion(tx, sql, cert_id, der)
+                auditlog.append(tx, sql, self._head, audit, now)
 
     def abort_pending(self, ca_id: str, older_than: dt.datetime, audit: AuditEntry) -> int:
         """Mark a CA's pending rows older than ``older_than`` aborted (dead issuances); returns how many."""
@@ -297,21 +388,9 @@ class Store:
         if reason is RevocationReason.remove_from_crl:
             raise InvalidRevocation("removeFromCRL is not a revocation reason; release the hold instead")
         revoked_at, invalid_since = ensure_aware(when), aware_or_none(invalidity_date)
-        with self._write() as conn:
-            target = revocations.lock_target(conn, ca_id, serial)
-            revocations.check_revocable(target, reason)
-            row = RevocationRow(
-                certificate_id=target.cert_id,
-                ca_id=ca_id,
-                serial=serial,
-                reason=reason,
-                revoked_at=revoked_at,
-                invalidity_date=invalid_since,
-                released_at=None,
-                change_seq=revocations.bump_change_seq(conn, ca_id),
-            )
-            revocations.write_revocation(conn, target, row)
-            self._audit(conn, audit)
+        with self._raw_write() as tx:
+            row = revocations.revoke(tx, self._sql, ca_id, serial, reason, revoked_at, invalid_since)
+            auditlog.append(tx, self._sql, self._head, audit, self._clock.now())
         return row
 
     def release_hold(self, ca_id: str, serial: int, when: dt.datetime, audit: AuditEntry) -> None:
@@ -442,6 +521,26 @@ class Store:
         stmt = sa.select(audit_checkpoint).order_by(audit_checkpoint.c.seq, audit_checkpoint.c.id)
         with self._read() as conn:
             return [_checkpoint(m) for m in conn.execute(stmt).mappings()]
+
+
+def _refuse_completion(tx: Tx, sql: Sql, cert_id: int, der: bytes) -> None:
+    """Why a completion matched no pending reservation, as the typed error (in the order callers rely on)."""
+    found = tx.one(sql.pending_facts, (cert_id,))
+    if found is None:
+        raise UnknownCertificate(cert_id)
+    status, key, tbs = found
+    if status != CertStatus.pending.value:
+        raise NotPending(cert_id, status)
+    certs.check_signed(cert_id, der, int(key, 16), bytes(tbs))
+    raise StoreConflict(f"certificate {cert_id} changed while being completed")
+
+
+def _quiet_rollback(driver: Any) -> None:
+    """Roll back after a failure; a rollback that fails too (a dead connection) must not hide the first."""
+    try:
+        driver.rollback()
+    except Exception:  # the original failure is what the caller needs to see
+        pass
 
 
 def _key(ca_id: str, serial: int) -> dict[str, str]:
