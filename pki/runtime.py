@@ -13,6 +13,7 @@ import shutil
 import threading
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
@@ -25,7 +26,7 @@ from pki.audit.verify import AuditReport, verify_log
 from pki.ca import CertificateAuthority, IssueRequest, StorePublications
 from pki.clock import Clock, SystemClock
 from pki.definition import DEFAULT_DEFINITION, CaDefinition, PkiDefinition, load_definition
-from pki.errors import UnknownCa
+from pki.errors import IssuanceRefused, UnknownCa
 from pki.home import HomeConfig, KeyMode, create_home, read_config
 from pki.model import CaId, new_serial
 from pki.names import build_name
@@ -163,6 +164,36 @@ class Pki:
                 rows.append(ca.generate_crl(scope, delta=delta, actor=actor))
         return rows
 
+    def rollover(self, ca_id: str, *, actor: str) -> Rollover:
+        """Key rollover of a self-signed CA (RFC 4210 §4.4): a new key and a new self-signed certificate
+        under the same name, plus the two link certificates: new-with-old (the old key certifies the new
+        key) and old-with-new (the new key certifies the old), so relying parties holding either
+        generation as their anchor reach the other. The CA signs with the new key from then on."""
+        definition = self.definition.ca(ca_id)
+        if definition.issuer is not None:
+            raise IssuanceRefused(f"CA {ca_id!r} is subordinate: have its issuer certify a new key instead")
+        old = self.ca(ca_id)
+        label = f"{ca_id}.{self.clock.now():%Y%m%dT%H%M%S}"
+        signer = self._key(label, definition.key)
+        profile = self.profiles[definition.profile]
+        new_cert = self._self_signed(definition, signer, old.certificate.subject, profile)
+        link = IssueRequest(definition.profile, public_key=signer.public_key, subject=old.certificate.subject)
+        new_with_old = old.issue_request(link, actor=actor, for_ca=True)
+        successor = CertificateAuthority(
+            definition, new_cert, signer, self.store, self.profiles, self.clock, self.definition.base_url
+        )
+        back = IssueRequest(
+            definition.profile, public_key=old.signer.public_key, subject=old.certificate.subject
+        )
+        old_with_new = successor.issue_request(back, actor=actor, for_ca=True)
+        der = new_cert.public_bytes(serialization.Encoding.DER)
+        audit = AuditEntry(actor, "ca.rollover", ca_id, {"new_certificate": f"{new_cert.serial_number:x}"})
+        self.store.update_ca(ca_id, self.config.key_uri(label), der, _key_sha1(new_cert), audit)
+        self._record_own_certificate(CaId(ca_id), new_cert, profile)
+        with self._lock:
+            self._cas.pop(ca_id, None)
+        return Rollover(new_cert, new_with_old, old_with_new)
+
     def recover(self, *, grace: dt.timedelta = RECOVERY_GRACE, actor: str = "system:recover") -> int:
         """Mark issuances whose process died between reserving and storing (older than ``grace``) as aborted.
 
@@ -240,14 +271,12 @@ class Pki:
         else:
             request = IssueRequest(profile=definition.profile, public_key=signer.public_key, subject=subject)
             certificate = self.ca(definition.issuer).issue_request(request, actor=SYSTEM, for_ca=True)
-        key_sha1 = hashes.Hash(hashes.SHA1())
-        key_sha1.update(_subject_public_key_bits(certificate))
         row = CaRow(
             definition.id,
             subject.public_bytes(),
             self.config.key_uri(definition.id),
             certificate.public_bytes(serialization.Encoding.DER),
-            key_sha1.finalize(),
+            _key_sha1(certificate),
             self.clock.now(),
         )
         self.store.add_ca(
@@ -308,6 +337,22 @@ class Pki:
         target = self.ca(subject).certificate
         request = IssueRequest(profile=profile, public_key=target.public_key(), subject=target.subject)  # type: ignore[arg-type]
         return self.ca(issuer).issue_request(request, actor=SYSTEM, for_ca=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Rollover:
+    """The certificates a key rollover produced."""
+
+    new_certificate: x509.Certificate
+    new_with_old: x509.Certificate
+    old_with_new: x509.Certificate
+
+
+def _key_sha1(certificate: x509.Certificate) -> bytes:
+    """SHA-1 of the subjectPublicKey bits: OCSP's issuerKeyHash (RFC 6960 §4.1.1)."""
+    digest = hashes.Hash(hashes.SHA1())
+    digest.update(_subject_public_key_bits(certificate))
+    return digest.finalize()
 
 
 def _sha256(data: bytes) -> bytes:
