@@ -1,4 +1,4 @@
-"""``jlis serve``: run the HTTP services (health, docs; CA, CRL and OCSP endpoints as they land)."""
+"""``jlis serve``: run the HTTP services: CA certificates and CRLs of the PKI in the home, health and docs."""
 
 import os
 import socket
@@ -105,7 +105,7 @@ def serve(
         int, typer.Option(min=0, max=65535, help="TCP port (0 picks a free port).")
     ] = DEFAULT_PORT,
 ) -> None:
-    """Serve the HTTP API (/healthz, /docs) with uvicorn until interrupted."""
+    """Serve the PKI (CA certificates, CRLs kept fresh, /healthz, /docs); initialises a new home first."""
     import uvicorn
 
     from hsm.errors import HsmError
