@@ -15,7 +15,7 @@ from hsm import KeyKind
 from pki.model import CaId
 from pki.names import NameAttribute
 from pki.profile.names import StringType
-from pki.tomlcheck import Section, load_toml
+from pki.profile.schema import Table, load_table
 
 DEFAULT_DEFINITION = Path(__file__).parent / "definitions" / "default.toml"
 _CA_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
@@ -83,56 +83,65 @@ class PkiDefinition:
         raise KeyError(ca_id)
 
 
+_KEY_KINDS = [kind.value for kind in KeyKind]
+_CA_KEYS = ("id", "subject", "issuer", "profile", "key", "key_uri", "issues", "crl", "hold_release", "cross")
+_CRL_KEYS = (
+    "next_update_hours",
+    "delta_next_update_hours",
+    "shards",
+    "arl",
+    "regenerate_after_revocation",
+    "dirname_distribution_point",
+)
+
+
 def load_definition(path: Path = DEFAULT_DEFINITION) -> PkiDefinition:
     """Read and validate a PKI definition."""
-    root = load_toml(path)
-    pki = root.table("pki", required=True)
-    base_url = pki.get("base_url", str).rstrip("/")
+    root = load_table(path)
+    root.expect("pki", "ca")
+    pki = root.table("pki")
+    pki.expect("base_url", "audit_key")
+    base_url = pki.string("base_url", '"http://127.0.0.1:8080"').rstrip("/")
     if not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", base_url):
         raise pki.error(
             "base_url", f"{base_url!r} is not an http(s) URL", 'write e.g. "http://127.0.0.1:8080"'
         )
-    audit_key = pki.choice("audit_key", KeyKind, KeyKind.P256, "key algorithm")
-    pki.done()
+    audit_key = KeyKind(pki.choice("audit_key", _KEY_KINDS, KeyKind.P256.value))
     cas = [_ca(section) for section in root.tables("ca")]
-    root.done()
     if not cas:
         raise root.error("ca", "no CA is declared", "add at least one [[ca]] table")
     return PkiDefinition(base_url, audit_key, _ordered(root, cas), root.file)
 
 
-def _ca(section: Section) -> CaDefinition:
-    ca_id = section.get("id", str)
+def _ca(section: Table) -> CaDefinition:
+    section.expect(*_CA_KEYS)
+    ca_id = section.string("id")
     if not _CA_ID.fullmatch(ca_id):
         raise section.error(
             "id", f"{ca_id!r} is not a valid CA id", "use lowercase letters, digits, '.', '_', '-'"
         )
-    issuer = section.get("issuer", str, "self")
-    definition = CaDefinition(
+    issuer = section.opt_string("issuer") or "self"
+    crl = section.opt_table("crl")
+    return CaDefinition(
         id=CaId(ca_id),
         subject=_subject(section),
         issuer=None if issuer == "self" else CaId(issuer),
-        profile=section.get("profile", str, "root-ca" if issuer == "self" else "sub-ca"),
-        key=section.choice("key", KeyKind, KeyKind.RSA2048, "key algorithm"),
-        key_uri=section.get("key_uri", str, None),
-        issues=tuple(section.strings("issues")),
-        crl=_crl_policy(section.table("crl")),
-        hold_release=section.get("hold_release", bool, False),
+        profile=section.opt_string("profile") or ("root-ca" if issuer == "self" else "sub-ca"),
+        key=KeyKind(section.choice("key", _KEY_KINDS, KeyKind.RSA2048.value)),
+        key_uri=section.opt_string("key_uri"),
+        issues=section.strings("issues"),
+        crl=_crl_policy(crl if crl is not None else Table(section.file, section.key_path("crl"), {})),
+        hold_release=section.boolean("hold_release", False),
         cross=tuple(_cross(item) for item in section.tables("cross")),
     )
-    section.done()
-    return definition
 
 
-def _subject(section: Section) -> tuple[NameAttribute, ...]:
+def _subject(section: Table) -> tuple[NameAttribute, ...]:
     attributes = []
     for item in section.tables("subject"):
-        attribute = NameAttribute(
-            item.get("attr", str),
-            item.get("value", str),
-            item.choice("type", StringType, StringType.utf8, "type"),
-        )
-        item.done()
+        item.expect("attr", "value", "type")
+        kind = StringType(item.choice("type", [t.value for t in StringType], StringType.utf8.value))
+        attribute = NameAttribute(item.string("attr", '"CN"'), item.string("value"), kind)
         problem = attribute.problem()
         if problem:
             raise item.error("attr", problem, "fix the attribute, its value or its type")
@@ -142,16 +151,17 @@ def _subject(section: Section) -> tuple[NameAttribute, ...]:
     return tuple(attributes)
 
 
-def _hours(section: Section, name: str, default: float | None) -> dt.timedelta | None:
-    raw = section.number(name, default)
-    if raw is None:
+def _hours(section: Table, name: str, default: float | None) -> dt.timedelta | None:
+    if default is None and not section.has(name):
         return None
+    raw = section.number(name, default if default is not None else 0.0)
     if not 0 < raw <= 24 * 366:
-        raise section.error(name, f"{raw} hours is out of range", "give hours between 0 and 8784")
+        raise section.error(name, f"{raw:g} hours is out of range", "give hours between 0 and 8784")
     return dt.timedelta(hours=raw)
 
 
-def _crl_policy(section: Section) -> CrlPolicy:
+def _crl_policy(section: Table) -> CrlPolicy:
+    section.expect(*_CRL_KEYS)
     next_update = _hours(section, "next_update_hours", 24)
     assert next_update is not None  # a default is given
     delta = _hours(section, "delta_next_update_hours", None)
@@ -161,28 +171,25 @@ def _crl_policy(section: Section) -> CrlPolicy:
             "deltas must be published more often than full CRLs",
             "make it smaller than next_update_hours",
         )
-    shards = section.get("shards", int, 0)
-    if not 0 <= shards <= 4096:
+    shards = section.opt_integer("shards", minimum=0) or 0
+    if shards > 4096:
         raise section.error("shards", f"{shards} is out of range", "use 0 (no sharding) to 4096")
-    policy = CrlPolicy(
+    return CrlPolicy(
         next_update=next_update,
         delta_next_update=delta,
         shards=shards,
-        arl=section.get("arl", bool, False),
-        after_revocation=section.get("regenerate_after_revocation", bool, True),
-        dirname_dp=section.get("dirname_distribution_point", bool, False),
+        arl=section.boolean("arl", False),
+        after_revocation=section.boolean("regenerate_after_revocation", True),
+        dirname_dp=section.boolean("dirname_distribution_point", False),
     )
-    section.done()
-    return policy
 
 
-def _cross(section: Section) -> CrossCertificate:
-    cross = CrossCertificate(CaId(section.get("subject", str)), section.get("profile", str, "cross-ca"))
-    section.done()
-    return cross
+def _cross(section: Table) -> CrossCertificate:
+    section.expect("subject", "profile")
+    return CrossCertificate(CaId(section.string("subject")), section.opt_string("profile") or "cross-ca")
 
 
-def _ordered(root: Section, cas: list[CaDefinition]) -> tuple[CaDefinition, ...]:
+def _ordered(root: Table, cas: list[CaDefinition]) -> tuple[CaDefinition, ...]:
     """Issuers before the CAs they issue; unknown issuers, duplicates and cycles are errors."""
     by_id: dict[str, CaDefinition] = {}
     for ca in cas:

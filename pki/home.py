@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pki.errors import PkiError
-from pki.tomlcheck import load_toml
+from pki.profile.schema import load_table
 
 CONFIG = "config.toml"
 DEFINITION = "pki.toml"
@@ -80,22 +80,20 @@ def read_config(home: Path) -> HomeConfig:
     path = home / CONFIG
     if not path.exists():
         raise HomeError(f"{home} is not an initialised PKI home (run: jlis init --home {home})")
-    root = load_toml(path)
-    store = root.table("store", required=True)
-    keys = root.table("keys", required=True)
-    pki = root.table("pki")
-    config = HomeConfig(
+    root = load_table(path)
+    root.expect("store", "keys", "pki")
+    store, keys, pki = root.table("store"), root.table("keys"), root.opt_table("pki")
+    store.expect("url")
+    keys.expect("mode", "secret_file")
+    if pki is not None:
+        pki.expect("base_url")
+    return HomeConfig(
         home=home,
-        store_url=store.get("url", str),
-        keys=keys.choice("mode", KeyMode, what="key mode"),
-        secret_file=home / keys.get("secret_file", str),
-        base_url=pki.get("base_url", str, None),
+        store_url=store.string("url"),
+        keys=KeyMode(keys.choice("mode", [mode.value for mode in KeyMode])),
+        secret_file=home / keys.string("secret_file"),
+        base_url=pki.opt_string("base_url") if pki is not None else None,
     )
-    pki.done()
-    store.done()
-    keys.done()
-    root.done()
-    return config
 
 
 def _private_dir(path: Path) -> None:

@@ -53,7 +53,7 @@ subject = [{ attr = "CN", value = "Root" }]
     [
         (MINIMAL.replace("base_url", "base_ulr"), "pki.base_ulr", "did you mean 'base_url'?"),
         (MINIMAL.replace('"http://127.0.0.1:8080"', '"ftp://x"'), "pki.base_url", "http://127.0.0.1:8080"),
-        (MINIMAL + 'key = "rsa1024"\n', "ca[0].key", "use one of rsa2048"),
+        (MINIMAL + 'key = "rsa1024"\n', "ca[0].key", "unknown value 'rsa1024'"),
         (MINIMAL.replace('id = "root"', 'id = "Root CA"'), "ca[0].id", "lowercase"),
         (MINIMAL + 'issuer = "nope"\n', "ca.root", "declare 'nope'"),
         (
@@ -61,7 +61,7 @@ subject = [{ attr = "CN", value = "Root" }]
             "ca[0].crl.delta_next_update_hours",
             "smaller",
         ),
-        (MINIMAL + "crl = { shards = -1 }\n", "ca[0].crl.shards", "0 (no sharding)"),
+        (MINIMAL + "crl = { shards = -1 }\n", "ca[0].crl.shards", "below the minimum 0"),
         (MINIMAL + "crl = { next_update_hours = true }\n", "ca[0].crl.next_update_hours", "24"),
         (
             MINIMAL.replace(
@@ -78,8 +78,8 @@ subject = [{ attr = "CN", value = "Root" }]
             "two-letter",
         ),
         (MINIMAL + MINIMAL.split("\n", 3)[3], "ca", "declared twice"),
-        (MINIMAL.replace("[[ca]]", "[ca]"), "ca", "must be a list"),
-        ("[pki\n", "-", "not valid TOML"),
+        (MINIMAL.replace("[[ca]]", "[ca]"), "ca", "must be an array"),
+        ("[pki\n", "(syntax)", "fix the TOML syntax"),
     ],
 )
 def test_mistakes_name_file_key_and_fix(tmp_path: Path, text: str, key: str, fix: str) -> None:

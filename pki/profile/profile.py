@@ -4,7 +4,6 @@ validity for the CA engine, and refuses keys and requests the profile does not a
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 from cryptography import x509
 
 from hsm import KeyKind, MechanismUnsupported
-from pki.errors import IssuanceRefused, ProfileError
+from pki.errors import IssuanceRefused
 from pki.model import ProfileId
 from pki.profile.build import ExtensionSpec
 from pki.profile.consistency import Parts, check_consistency
@@ -20,7 +19,7 @@ from pki.profile.context import IssueContext
 from pki.profile.extensions import build_extensions, read_extensions
 from pki.profile.kinds import Kind
 from pki.profile.names import RequestedSubject, SubjectRules, read_subject_rules
-from pki.profile.schema import Table, suggest
+from pki.profile.schema import Table, load_table, suggest
 from pki.profile.validity import ValidityPolicy, read_validity
 
 SHIPPED_PROFILES = Path(__file__).resolve().parent.parent / "profiles"
@@ -77,7 +76,7 @@ class Profile:
 def load_profile(path: str | Path) -> Profile:
     """Read and validate one profile file; its id is the file name without ``.toml``."""
     path = Path(path)
-    return read_profile(Table(str(path), "", _read_toml(path)), ProfileId(path.stem))
+    return read_profile(load_table(path), ProfileId(path.stem))
 
 
 def load_profiles(directory: str | Path) -> dict[str, Profile]:
@@ -89,17 +88,6 @@ def load_profiles(directory: str | Path) -> dict[str, Profile]:
 def shipped_profiles() -> dict[str, Profile]:
     """The profiles shipped in ``pki/profiles/``."""
     return load_profiles(SHIPPED_PROFILES)
-
-
-def _read_toml(path: Path) -> dict[str, object]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ProfileError(str(path), "(file)", f"cannot be read: {exc.strerror}", "check the path") from None
-    except UnicodeDecodeError:
-        raise ProfileError(str(path), "(file)", "is not UTF-8 text", "save it as UTF-8") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(str(path), "(syntax)", str(exc), "fix the TOML syntax") from None
 
 
 def read_profile(root: Table, profile_id: ProfileId) -> Profile:

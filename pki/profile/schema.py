@@ -7,7 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+import tomllib
 from collections.abc import Collection, Iterator, Mapping
+from pathlib import Path
 from types import MappingProxyType
 
 from cryptography.x509 import ObjectIdentifier
@@ -15,6 +17,19 @@ from cryptography.x509 import ObjectIdentifier
 from pki.errors import ProfileError
 
 _DOTTED_OID = re.compile(r"(0|1|2)(\.(0|[1-9][0-9]*))+")
+
+
+def load_table(path: Path) -> Table:
+    """Parse a TOML file into its root Table; unreadable, non-UTF-8 or malformed files are ProfileErrors."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ProfileError(str(path), "(file)", f"cannot be read: {exc.strerror}", "check the path") from None
+    except UnicodeDecodeError:
+        raise ProfileError(str(path), "(file)", "is not UTF-8 text", "save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(str(path), "(syntax)", str(exc), "fix the TOML syntax") from None
+    return Table(str(path), "", data)
 
 
 def suggest(word: str, options: Collection[str]) -> str:
@@ -120,6 +135,15 @@ class Table:
         if value is None:
             raise self.missing(key, str(minimum))
         return value
+
+    def number(self, key: str, default: float) -> float:
+        """An integer or float (not a boolean); ``default`` when absent."""
+        value = self.raw(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(key, f"must be a number, not {type_name(value)}", f"write {key} = {default:g}")
+        return float(value)
 
     def choice(self, key: str, options: Collection[str], default: str | None = None) -> str:
         """A string that must be one of ``options`` (typos get a suggestion)."""
