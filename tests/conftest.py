@@ -124,3 +124,17 @@ def run_jlis(
     if check and result.returncode != 0:
         raise AssertionError(f"jlis {' '.join(args)} failed ({result.returncode}): {result.stderr}")
     return result
+
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+"""Real JPKI and LGPKI CA certificates, in shared/ beside the repository (CI lays it out the same way)."""
+
+
+@pytest.fixture(scope="session")
+def reference() -> Path:
+    if not (REFERENCE / "jpki").is_dir():
+        why = f"the reference certificates are not at {REFERENCE} (shared/ beside the repository)"
+        if IN_CI:
+            pytest.fail(why)
+        pytest.skip(why)
+    return REFERENCE

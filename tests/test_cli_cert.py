@@ -7,11 +7,9 @@ from pathlib import Path
 
 from .conftest import run_jlis
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
-
-def test_show_json_reports_string_types_of_a_real_jpki_ca() -> None:
-    result = run_jlis("cert", "show", str(REFERENCE / "jpki" / "sign_ca_2023.pem"), "--json")
+def test_show_json_reports_string_types_of_a_real_jpki_ca(reference: Path) -> None:
+    result = run_jlis("cert", "show", str(reference / "jpki" / "sign_ca_2023.pem"), "--json")
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
     assert info["subject_attributes"] == [
@@ -28,11 +26,11 @@ def test_show_json_reports_string_types_of_a_real_jpki_ca() -> None:
     }
 
 
-def test_show_text_and_der_input(tmp_path: Path) -> None:
+def test_show_text_and_der_input(tmp_path: Path, reference: Path) -> None:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
-    pem = (REFERENCE / "lgpki" / "Application-CA-G3-Sub1.pem").read_bytes()
+    pem = (reference / "lgpki" / "Application-CA-G3-Sub1.pem").read_bytes()
     der = tmp_path / "sub.der"
     der.write_bytes(x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER))
     result = run_jlis("cert", "show", str(der))

@@ -22,12 +22,14 @@ from pki.clock import FixedClock
 from pki.model import CaId, new_serial
 from pki.profile import IssueContext, Profile, RequestedSubject, load_profile, shipped_profiles
 
+from .conftest import REFERENCE
+
 PROFILES = shipped_profiles()
 CLOCK = FixedClock(dt.datetime(2026, 11, 26, 3, 4, 5, tzinfo=dt.UTC))  # 12:04:05 JST
 BASE_URL = "http://pki.example.jp"
 LINT = Path(sys.executable).parent / "lint_pkix_cert"
 LINT_CHAIN = Path(sys.executable).parent / "lint_pkix_signer_signee_cert_chain"
-REFERENCE = Path("/work/shared/reference")
+
 PD = "1.2.392.200149.8.5.5"
 FOUR = {
     f"{PD}.{i}": v

@@ -28,8 +28,10 @@ from pki.profile import (
     validity_rules,
 )
 
+from .conftest import REFERENCE
+
 JST = ZoneInfo("Asia/Tokyo")
-REFERENCE = Path("/work/shared/reference")
+
 KEY = ec.generate_private_key(ec.SECP256R1()).public_key()
 NAME = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "validity test")])
 
