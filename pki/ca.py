@@ -10,11 +10,11 @@ turns into ``aborted``, never a signed certificate the store does not know.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 
 from hsm import HsmError, KeyKind, PublicKey, Signer
 from pki.clock import Clock
@@ -25,9 +25,7 @@ from pki.model import CaId, RevocationReason, new_serial, serial_hex, shard_of
 from pki.profile import IssueContext, Profile, RequestedSubject
 from pki.publication import Published
 from pki.store import AuditEntry, CrlRow, PendingCert, RevocationRow, Store
-from pki.tbs import PreparedTbs, prepare_tbs, sign_certificate
-
-_SHA256 = hashes.SHA256()
+from pki.tbs import PreparedTbs, prepare_tbs, sign_der
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,11 +230,10 @@ class CertificateAuthority:
             "tbs": prepared.tbs.sha256.hex(),
         }
         cert_id = self.store.reserve_certificate(pending, AuditEntry(actor, "cert.prepare", obj, payload))
-        certificate = sign_certificate(prepared.tbs, self.signer)
-        der = certificate.public_bytes(serialization.Encoding.DER)
-        signed = AuditEntry(actor, "cert.signed", obj, {"sha256": certificate.fingerprint(_SHA256).hex()})
+        der = sign_der(prepared.tbs, self.signer)
+        signed = AuditEntry(actor, "cert.signed", obj, {"sha256": hashlib.sha256(der).hexdigest()})
         self.store.complete_certificate(cert_id, der, signed)
-        return certificate
+        return x509.load_der_x509_certificate(der)
 
     def issue_request(self, request: IssueRequest, *, actor: str, for_ca: bool = False) -> x509.Certificate:
         """prepare + issue, drawing a new serial in the (astronomically rare) case of a collision."""

@@ -70,11 +70,6 @@ class HomeConfig:
             os.environ["SOFTHSM2_CONF"] = str(self.softhsm_conf)
 
 
-def default_home() -> Path:
-    """``$JLIS_HOME``, else ``./var``."""
-    return Path(os.environ.get("JLIS_HOME") or "var")
-
-
 def read_config(home: Path) -> HomeConfig:
     """The config of an initialised home; HomeError when ``jlis init`` has not run there."""
     path = home / CONFIG

@@ -11,15 +11,13 @@ import dataclasses
 import datetime as dt
 import shutil
 import threading
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from hsm import HsmError, KeyExists, Signer, open_backend, open_signer
+from hsm import KeyExists, Signer, open_backend, open_signer
 from pki.audit.chain import Checkpoint
 from pki.audit.checkpoint import sign_checkpoint
 from pki.audit.verify import AuditReport, verify_log
@@ -222,7 +220,7 @@ class Pki:
 
     def checkpoint(self, *, actor: str) -> Checkpoint:
         """Sign the head of the audit chain with the audit key, and store the checkpoint."""
-        head = next(iter(deque(self.store.audit_records(), maxlen=1)), None)
+        head = self.store.audit_head()
         if head is None:
             head = self.store.append_audit(AuditEntry(actor, "audit.start", "audit", {}))
         checkpoint = sign_checkpoint(self.audit_signer(), head.seq, head.record_hash, self.clock.now())
@@ -382,4 +380,3 @@ def ensure_pki(home: Path, *, base_url: str | None = None, clock: Clock | None =
 
 
 __all__ = ["Pki", "ensure_pki"]
-_ = (dt, Callable, HsmError)

@@ -96,6 +96,11 @@ def assemble(prepared: PreparedTbs, signature: bytes) -> bytes:
     return b"\x30" + _der_length(len(body)) + body
 
 
+def sign_der(prepared: PreparedTbs, signer: Signer) -> bytes:
+    """Sign the prepared TBS with the real key: the certificate's DER."""
+    return assemble(prepared, signer.sign(prepared.tbs))
+
+
 def sign_certificate(prepared: PreparedTbs, signer: Signer) -> x509.Certificate:
     """Sign the prepared TBS with the real key and return the certificate."""
-    return x509.load_der_x509_certificate(assemble(prepared, signer.sign(prepared.tbs)))
+    return x509.load_der_x509_certificate(sign_der(prepared, signer))

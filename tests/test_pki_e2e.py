@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pki.model import RevocationReason, shard_of
@@ -21,7 +22,7 @@ from .conftest import run_jlis
 from .test_serve import RunningServer, free_port, jlis, wait_until_healthy
 
 pytestmark = pytest.mark.slow
-BIN = Path(__import__("sys").executable).parent
+BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,7 @@ def csr_file(tmp: Path, cn: str) -> Path:
         x509.CertificateSigningRequestBuilder()
         .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, cn)]))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(cn)]), critical=False)
-        .sign(key, __import__("cryptography.hazmat.primitives.hashes", fromlist=["SHA256"]).SHA256())
+        .sign(key, hashes.SHA256())
     )
     path = tmp / f"{cn}.csr"
     path.write_bytes(csr.public_bytes(serialization.Encoding.PEM))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from .conftest import need_softhsm, run_jlis
@@ -48,7 +49,7 @@ def test_softhsm_home_issues_revokes_and_keeps_keys_in_the_token(tmp_path: Path,
         x509.CertificateSigningRequestBuilder()
         .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "hsm.example.jp")]))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName("hsm.example.jp")]), critical=False)
-        .sign(key, __import__("cryptography.hazmat.primitives.hashes", fromlist=["x"]).SHA256())
+        .sign(key, hashes.SHA256())
     )
     (tmp_path / "req.pem").write_bytes(csr.public_bytes(serialization.Encoding.PEM))
     issued = run_jlis(
@@ -67,7 +68,7 @@ def test_softhsm_home_issues_revokes_and_keeps_keys_in_the_token(tmp_path: Path,
         "--json",
     )
     assert issued.returncode == 0, issued.stderr
-    serial = __import__("json").loads(issued.stdout)["serial"]
+    serial = json.loads(issued.stdout)["serial"]
     revoked = run_jlis(
         "ca",
         "revoke",

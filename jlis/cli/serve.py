@@ -8,18 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from jlis.cli.common import DEFAULT_HOME
+from jlis.cli.errors import fail
+
 if TYPE_CHECKING:
     from pki.runtime import Pki
 
-DEFAULT_HOME = Path("var")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print a one-line error on stderr (no traceback) and return the Exit to raise."""
-    typer.echo(f"jlis serve: error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def prepare_home(home: Path) -> Path:

@@ -495,6 +495,16 @@ class Store:
         with self._stream() as conn:
             yield from auditlog.records(conn, from_seq, STREAM_BATCH)
 
+    def audit_head(self) -> AuditRecord | None:
+        """The latest audit record (one indexed read, not a walk of the log); None while it is empty."""
+        with self._read() as conn:
+            found = (
+                conn.execute(sa.select(audit_log).order_by(audit_log.c.seq.desc()).limit(1))
+                .mappings()
+                .first()
+            )
+        return None if found is None else auditlog.record_from_row(found)
+
     def add_checkpoint(self, checkpoint: Checkpoint) -> None:
         """Store a signed checkpoint; it must name a record that exists with exactly that hash."""
         with self._write() as conn:
