@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -23,9 +23,13 @@ from pki.definition import CaDefinition
 from pki.errors import DuplicateSerial, InvalidRevocation, IssuanceRefused, UnknownCa
 from pki.model import CaId, RevocationReason, new_serial, serial_hex, shard_of
 from pki.profile import IssueContext, Profile, RequestedSubject
+from pki.profile.extensions import ExtensionCache
 from pki.publication import Published
 from pki.store import AuditEntry, CrlRow, PendingCert, RevocationRow, Store
-from pki.tbs import PreparedTbs, prepare_tbs, sign_der
+from pki.tbs import PreparedTbs, algorithm_identifier, encode_tbs, extension_der, sign_der, spki_der
+
+_SUBJECT_CACHE = 4096
+"""Subjects a CA keeps built (a cache, emptied when full)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,15 @@ class CertificateAuthority:
         self.base_url = base_url
         self.revocation_listeners: list[Callable[[CaId, int], None]] = []
         """Called with (CA id, serial) after a revocation, hold or release commits (CRLs, OCSP cache)."""
+        self._extension_caches: dict[str, ExtensionCache] = {}
+        """Issuer-constant extensions per profile: valid because this object's certificate never changes."""
+        self._subjects: dict[tuple[str, tuple[tuple[str, object], ...]], x509.Name] = {}
+        """Built subjects for plain ``{attribute: value}`` requests, per profile (bounded)."""
+        self._subject_text: dict[int, tuple[x509.Name, bytes, str]] = {}
+        """DER and text of subjects, by object identity (the entry keeps the object alive)."""
+        self._extension_ders: dict[int, tuple[x509.Extension[x509.ExtensionType], bytes]] = {}
+        """DER of extensions, by object identity (the entry keeps the object alive)."""
+        self._key_id = _key_id(certificate)
 
     @property
     def id(self) -> CaId:
@@ -154,7 +167,7 @@ class CertificateAuthority:
         profile = self.profile(request.profile, for_ca=for_ca)
         public_key, requested_subject = _public_key_of(request)
         profile.check_key(public_key)
-        subject = profile.subject(requested_subject if requested_subject is not None else {})
+        subject = self._subject(profile, requested_subject)
         serial = new_serial()
         shards = self.definition.crl.shards
         ctx = IssueContext(
@@ -166,33 +179,59 @@ class CertificateAuthority:
             base_url=self.base_url,
             shard=shard_of(serial, shards) if shards else None,
             issuer_not_after=self.certificate.not_valid_after_utc,
-            issuer_key_id=_key_id(self.certificate),
+            issuer_key_id=self._key_id,
             san=request.san,
             other_names=request.other_names,
             requested_extensions=_requested_extensions(request),
             attributes=request.attributes,
         )
-        return self.prepare_with(profile, subject, ctx, serial, request.holder_ref)
+        cache = self._extension_caches.setdefault(profile.id, {})
+        return self.prepare_with(profile, subject, ctx, serial, request.holder_ref, cache)
+
+    def _subject(self, profile: Profile, requested: RequestedSubject | None) -> x509.Name:
+        """The profile's subject for a request; plain ``{attribute: text}`` requests are built once."""
+        if requested is None:
+            requested = {}
+        if not isinstance(requested, Mapping) or not all(isinstance(v, str) for v in requested.values()):
+            return profile.subject(requested)
+        key = (profile.id, tuple(requested.items()))
+        found = self._subjects.get(key)
+        if found is None:
+            found = profile.subject(requested)
+            if len(self._subjects) >= _SUBJECT_CACHE:
+                self._subjects.clear()
+            self._subjects[key] = found
+        return found
 
     def prepare_with(
-        self, profile: Profile, subject: x509.Name, ctx: IssueContext, serial: int, holder_ref: str | None
+        self,
+        profile: Profile,
+        subject: x509.Name,
+        ctx: IssueContext,
+        serial: int,
+        holder_ref: str | None,
+        cache: ExtensionCache | None = None,
     ) -> Prepared:
-        """Build the TBS from a profile and a context (also used for self-signed and link certificates)."""
+        """Build the TBS from a profile and a context (also used for self-signed and link certificates).
+        ``cache`` only when ``ctx`` is this CA's own issuing context."""
         not_before, not_after = profile.validity(ctx)
         if not_after <= not_before:
             raise IssuanceRefused(f"profile {profile.id!r} gives an empty validity period")
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(ctx.issuer_name)
-            .public_key(ctx.subject_public_key)
-            .serial_number(serial)
-            .not_valid_before(not_before)
-            .not_valid_after(not_after)
+        if not 0 < serial < 1 << 159:
+            raise IssuanceRefused(f"serial {serial:x} is not a positive number of at most 20 octets")
+        extensions = profile.extensions(ctx, cache)
+        if len({ext.oid for ext in extensions}) != len(extensions):
+            raise IssuanceRefused(f"profile {profile.id!r} gives an extension twice")  # RFC 5280 §4.2
+        tbs = encode_tbs(
+            serial=serial,
+            algorithm_id=algorithm_identifier(self.signer),
+            issuer=self._subject_texts(ctx.issuer_name)[0],
+            not_before=not_before,
+            not_after=not_after,
+            subject=self._subject_texts(subject)[0],
+            spki=spki_der(ctx.subject_public_key),
+            extensions=[self._extension_der(ext) for ext in extensions],
         )
-        for extension in profile.extensions(ctx):
-            builder = builder.add_extension(extension.value, critical=extension.critical)
-        tbs = prepare_tbs(builder.sign, self.signer)
         return Prepared(
             self.id,
             serial,
@@ -210,12 +249,75 @@ class CertificateAuthority:
         """Reserve + record the TBS, sign, store the certificate; each step audited."""
         if prepared.ca_id != self.id:
             raise IssuanceRefused(f"prepared by CA {prepared.ca_id!r}, not {self.id!r}")
-        obj = f"{self.id}/{serial_hex(prepared.serial)}"
+        pending, audit = self._reservation(prepared, actor)
+        cert_id = self.store.reserve_certificate(pending, audit)
+        der = sign_der(prepared.tbs, self.signer)
+        self.store.complete_certificate(cert_id, der, _signed_audit(self.id, prepared.serial, der, actor))
+        return x509.load_der_x509_certificate(der)
+
+    def issue_many(self, prepared: Sequence[Prepared], *, actor: str) -> list[x509.Certificate]:
+        """``issue`` for a batch, with one commit before the signing and one after (group commit).
+
+        Same guarantees as ``issue`` for every certificate: each serial is reserved and its TBS digest
+        recorded (audit ``cert.prepare``) before the key signs anything, and each stored DER gets its
+        ``cert.signed`` record. All or nothing on each side: a refused reservation (DuplicateSerial)
+        reserves none, and a crash while signing leaves the batch pending for ``recover``."""
+        if not prepared:
+            return []
+        for item in prepared:
+            if item.ca_id != self.id:
+                raise IssuanceRefused(f"prepared by CA {item.ca_id!r}, not {self.id!r}")
+        reservations = [self._reservation(item, actor) for item in prepared]
+        self.store.reserve_certificates([r[0] for r in reservations], [r[1] for r in reservations])
+        signer = self.signer
+        signed = [(item.serial, sign_der(item.tbs, signer)) for item in prepared]
+        audits = [_signed_audit(self.id, serial, der, actor) for serial, der in signed]
+        self.store.complete_certificates(self.id, signed, audits)
+        return [x509.load_der_x509_certificate(der) for _, der in signed]
+
+    def issue_requests(
+        self, requests: Sequence[IssueRequest], *, actor: str, for_ca: bool = False
+    ) -> list[x509.Certificate]:
+        """prepare + ``issue_many``: every request is checked before anything is reserved (one refusal
+        refuses the batch and changes nothing); a serial collision redraws the batch's serials."""
+        for _ in range(3):
+            prepared = [self.prepare(request, for_ca=for_ca) for request in requests]
+            try:
+                return self.issue_many(prepared, actor=actor)
+            except DuplicateSerial:
+                continue
+        raise IssuanceRefused("could not draw unused serial numbers")
+
+    def _extension_der(self, extension: x509.Extension[x509.ExtensionType]) -> bytes:
+        """An extension's DER; remembered for the cached issuer-constant extension objects."""
+        found = self._extension_ders.get(id(extension))
+        if found is not None and found[0] is extension:
+            return found[1]
+        encoded = extension_der(extension)
+        if len(self._extension_ders) >= _SUBJECT_CACHE:
+            self._extension_ders.clear()
+        self._extension_ders[id(extension)] = (extension, encoded)
+        return encoded
+
+    def _subject_texts(self, subject: x509.Name) -> tuple[bytes, str]:
+        """A name's DER and RFC 4514 text; remembered for the (cached) objects ``_subject`` built."""
+        found = self._subject_text.get(id(subject))
+        if found is not None and found[0] is subject:
+            return found[1], found[2]
+        der, text = subject.public_bytes(), subject.rfc4514_string()
+        if len(self._subject_text) >= _SUBJECT_CACHE:
+            self._subject_text.clear()
+        self._subject_text[id(subject)] = (subject, der, text)
+        return der, text
+
+    def _reservation(self, prepared: Prepared, actor: str) -> tuple[PendingCert, AuditEntry]:
+        """What ``reserve_certificate`` records for a prepared certificate, and its audit entry."""
+        subject_der, subject_text = self._subject_texts(prepared.subject)
         pending = PendingCert(
             ca_id=self.id,
             serial=prepared.serial,
-            subject_der=prepared.subject.public_bytes(),
-            subject_text=prepared.subject.rfc4514_string(),
+            subject_der=subject_der,
+            subject_text=subject_text,
             not_before=prepared.not_before,
             not_after=prepared.not_after,
             profile=prepared.profile,
@@ -229,11 +331,8 @@ class CertificateAuthority:
             "subject": pending.subject_text,
             "tbs": prepared.tbs.sha256.hex(),
         }
-        cert_id = self.store.reserve_certificate(pending, AuditEntry(actor, "cert.prepare", obj, payload))
-        der = sign_der(prepared.tbs, self.signer)
-        signed = AuditEntry(actor, "cert.signed", obj, {"sha256": hashlib.sha256(der).hexdigest()})
-        self.store.complete_certificate(cert_id, der, signed)
-        return x509.load_der_x509_certificate(der)
+        obj = f"{self.id}/{serial_hex(prepared.serial)}"
+        return pending, AuditEntry(actor, "cert.prepare", obj, payload)
 
     def issue_request(self, request: IssueRequest, *, actor: str, for_ca: bool = False) -> x509.Certificate:
         """prepare + issue, drawing a new serial in the (astronomically rare) case of a collision."""
@@ -316,7 +415,7 @@ class CertificateAuthority:
             this_update=now,
             next_update=now + lifetime,
             crl_number=number,
-            authority_key_id=_key_id(self.certificate) or self.signer.public_key,
+            authority_key_id=self._key_id or self.signer.public_key,
             delta_base=base.crl_number if base is not None else None,
             issuing_distribution_point=self._idp(scope),
             freshest_crl=(self.crl_url(scope, delta=True),) if policy.delta_next_update and not delta else (),
@@ -342,6 +441,11 @@ class CertificateAuthority:
         if scope == "arl":
             return IssuingDistributionPoint(only_contains_ca_certs=True)
         return None
+
+
+def _signed_audit(ca_id: CaId, serial: int, der: bytes, actor: str) -> AuditEntry:
+    obj = f"{ca_id}/{serial_hex(serial)}"
+    return AuditEntry(actor, "cert.signed", obj, {"sha256": hashlib.sha256(der).hexdigest()})
 
 
 class StorePublications:

@@ -8,6 +8,7 @@ very same TBS. The certificate that comes out is byte-for-byte what pyca would h
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 
 from hsm import PublicKey, SignatureAlgorithm, Signer, builder_arguments
 from hsm.algorithms import Scheme
+from pki.crl import der
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,30 +54,18 @@ class _CapturingSigner:
         return self
 
 
-def _read_tlv(data: bytes, offset: int) -> tuple[int, int]:
-    """(start of the value, end of the element) of the DER element at ``offset``."""
-    length = data[offset + 1]
-    start = offset + 2
-    if length & 0x80:
-        count = length & 0x7F
-        length = int.from_bytes(data[start : start + count], "big")
-        start += count
-    return start, start + length
-
-
-def _der_length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes((n,))
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((0x80 | len(raw),)) + raw
-
-
-def _split(signed: bytes) -> PreparedTbs:
+def split(signed: bytes) -> PreparedTbs:
     """TBS and AlgorithmIdentifier out of a signed SEQUENCE { tbs, algorithm, signature }."""
-    body, _ = _read_tlv(signed, 0)
-    _, tbs_end = _read_tlv(signed, body)
-    _, alg_end = _read_tlv(signed, tbs_end)
+    body, _ = der.element(signed)
+    _, tbs_end = der.element(signed, body)
+    _, alg_end = der.element(signed, tbs_end)
     return PreparedTbs(signed[body:tbs_end], signed[tbs_end:alg_end])
+
+
+def tbs_of(signed: bytes) -> bytes:
+    """The TBS element of a signed structure this code assembled (a certificate or CRL we built)."""
+    body, _ = der.element(signed)
+    return signed[body : der.element(signed, body)[1]]
 
 
 def prepare_tbs(sign_with: Callable[..., Any], signer: Signer) -> PreparedTbs:
@@ -83,17 +73,101 @@ def prepare_tbs(sign_with: Callable[..., Any], signer: Signer) -> PreparedTbs:
     capture = _CapturingSigner(signer)
     signed = sign_with(**builder_arguments(capture))
     der = signed.public_bytes(serialization.Encoding.DER)
-    prepared = _split(der)
+    prepared = split(der)
     if capture.captured != prepared.tbs:
         raise RuntimeError("pyca signed something other than the TBS it encoded")  # a library change
     return prepared
 
 
+_VERSION_3 = b"\xa0\x03\x02\x01\x02"
+"""``[0] EXPLICIT Version v3`` (RFC 5280 §4.1.2.1)."""
+_CRITICAL = b"\x01\x01\xff"
+_ALGORITHM_IDS: dict[SignatureAlgorithm, bytes] = {}
+
+
+def algorithm_identifier(signer: Signer) -> bytes:
+    """The DER AlgorithmIdentifier a signature of ``signer`` carries, exactly as pyca writes it (learnt
+    once per algorithm by letting pyca build a throw-away certificate with a capturing key)."""
+    found = _ALGORITHM_IDS.get(signer.algorithm)
+    if found is None:
+        name = x509.Name([])
+        at = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(signer.public_key)
+            .serial_number(1)
+            .not_valid_before(at)
+            .not_valid_after(at)
+        )
+        found = _ALGORITHM_IDS[signer.algorithm] = prepare_tbs(builder.sign, signer).algorithm_id
+    return found
+
+
+def spki_der(public_key: PublicKey) -> bytes:
+    """A public key's SubjectPublicKeyInfo DER."""
+    return public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+_OIDS: dict[str, bytes] = {}
+
+
+def extension_der(extension: x509.Extension[x509.ExtensionType]) -> bytes:
+    """An Extension (RFC 5280 §4.1): extnID, critical only when TRUE (DER omits a DEFAULT), extnValue."""
+    dotted = extension.oid.dotted_string
+    oid = _OIDS.get(dotted)
+    if oid is None:
+        oid = _OIDS[dotted] = der.oid(dotted)
+    value = extension.value.public_bytes()
+    body = oid + (_CRITICAL if extension.critical else b"") + b"\x04" + der.length(len(value)) + value
+    return b"\x30" + der.length(len(body)) + body
+
+
+def encode_tbs(
+    *,
+    serial: int,
+    algorithm_id: bytes,
+    issuer: bytes,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    subject: bytes,
+    spki: bytes,
+    extensions: list[bytes],
+) -> PreparedTbs:
+    """A v3 TBSCertificate from parts already in DER (names, key, extensions): byte for byte what pyca's
+    CertificateBuilder writes for the same inputs (tests/pki/test_tbs.py holds it to that), without the
+    builder's per-certificate object work. Serial and validity are checked by the caller (the CA engine)."""
+    serial_content = serial.to_bytes(serial.bit_length() // 8 + 1, "big")
+    validity = der.time(not_before, "notBefore") + der.time(not_after, "notAfter")
+    parts = [
+        _VERSION_3,
+        b"\x02",
+        der.length(len(serial_content)),
+        serial_content,
+        algorithm_id,
+        issuer,
+        b"\x30",
+        der.length(len(validity)),
+        validity,
+        subject,
+        spki,
+    ]
+    if extensions:
+        body = b"".join(extensions)
+        inner = b"\x30" + der.length(len(body)) + body
+        parts += (b"\xa3", der.length(len(inner)), inner)
+    content = b"".join(parts)
+    return PreparedTbs(b"\x30" + der.length(len(content)) + content, algorithm_id)
+
+
 def assemble(prepared: PreparedTbs, signature: bytes) -> bytes:
     """SEQUENCE { tbs, algorithm, BIT STRING signature } (RFC 5280 §4.1)."""
-    bit_string = b"\x03" + _der_length(len(signature) + 1) + b"\x00" + signature
+    bit_string = b"\x03" + der.length(len(signature) + 1) + b"\x00" + signature
     body = prepared.tbs + prepared.algorithm_id + bit_string
-    return b"\x30" + _der_length(len(body)) + body
+    return b"\x30" + der.length(len(body)) + body
 
 
 def sign_der(prepared: PreparedTbs, signer: Signer) -> bytes:

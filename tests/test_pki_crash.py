@@ -50,13 +50,20 @@ request = IssueRequest("tls-server", public_key=key, subject={"CN": "crash.examp
                        san=(x509.DNSName("crash.example.jp"),))
 out = os.open(sys.argv[2], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 print("ready", flush=True)
+batch = int(sys.argv[3])
 while True:
-    cert = ca.issue_request(request, actor="crash-test")
-    os.write(out, f"{cert.serial_number:x}\n".encode())  # handed out: the caller has it now
+    if batch == 1:
+        certs = [ca.issue_request(request, actor="crash-test")]
+    else:
+        certs = ca.issue_requests([request] * batch, actor="crash-test")
+    # handed out: the caller has them now
+    os.write(out, "".join(f"{cert.serial_number:x}\n" for cert in certs).encode())
 """
+BATCH = 20
 
 
-def test_sigkill_during_issuance_leaves_nothing_unrecorded(tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch", [1, BATCH], ids=["one-at-a-time", "batches"])
+def test_sigkill_during_issuance_leaves_nothing_unrecorded(tmp_path: Path, batch: int) -> None:
     definition = tmp_path / "def.toml"
     definition.write_text(DEFINITION)
     home = tmp_path / "home"
@@ -65,13 +72,13 @@ def test_sigkill_during_issuance_leaves_nothing_unrecorded(tmp_path: Path) -> No
     rng = random.Random(20261126)
     for _ in range(6):
         child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(home), str(delivered)], stdout=subprocess.PIPE
+            [sys.executable, "-c", CHILD, str(home), str(delivered), str(batch)], stdout=subprocess.PIPE
         )
         assert child.stdout is not None and child.stdout.readline().strip() == b"ready"
         time.sleep(rng.uniform(0.05, 0.8))
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=10)
-        check_store(home, delivered)
+        check_store(home, delivered, batch)
     pki = Pki.open(home)
     try:
         assert pki.verify_audit().ok, pki.verify_audit().problems
@@ -79,7 +86,7 @@ def test_sigkill_during_issuance_leaves_nothing_unrecorded(tmp_path: Path) -> No
         pki.close()
 
 
-def check_store(home: Path, delivered: Path) -> None:
+def check_store(home: Path, delivered: Path, in_flight: int) -> None:
     pki = Pki.open(home)
     try:
         handed_out = [int(line, 16) for line in delivered.read_text().split()] if delivered.exists() else []
@@ -93,7 +100,7 @@ def check_store(home: Path, delivered: Path) -> None:
                 assert row.der is not None and row.issued_at is not None, row.serial
             else:
                 assert row.status in (CertStatus.pending, CertStatus.aborted) and row.der is None, row
-        assert sum(1 for r in rows if r.status is CertStatus.pending) <= 1  # only the one in flight
+        assert sum(1 for r in rows if r.status is CertStatus.pending) <= in_flight  # only what was in flight
         pki.recover(
             grace=dt.timedelta(seconds=-2)
         )  # every issuer is dead: abort all pending, even this second

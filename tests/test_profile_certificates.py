@@ -21,6 +21,8 @@ import hsm
 from pki.clock import FixedClock
 from pki.model import CaId, new_serial
 from pki.profile import IssueContext, Profile, RequestedSubject, load_profile, shipped_profiles
+from pki.tbs import encode_tbs, extension_der, spki_der
+from pki.tbs import split as prepared_parts
 
 from .conftest import REFERENCE
 
@@ -269,3 +271,22 @@ def test_a_jpki_ca_profile_reproduces_the_reference_certificate(
             assert ours_der == theirs.value.public_bytes(), theirs.oid
     assert ours.not_valid_after_utc == dt.datetime(2036, 11, 25, 14, 59, 59, tzinfo=dt.UTC)
     assert ours.not_valid_before_utc == CLOCK.now()
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_hand_encoded_tbs_is_what_pyca_builds(name: str, certificates: dict[str, x509.Certificate]) -> None:
+    """The CA engine encodes TBSCertificates itself (pki.tbs.encode_tbs); for every shipped profile it must
+    write the very bytes pyca's CertificateBuilder wrote for the same parts."""
+    cert = certificates[name]
+    der = cert.public_bytes(serialization.Encoding.DER)
+    tbs = encode_tbs(
+        serial=cert.serial_number,
+        algorithm_id=prepared_parts(der).algorithm_id,
+        issuer=cert.issuer.public_bytes(),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        subject=cert.subject.public_bytes(),
+        spki=spki_der(cert.public_key()),  # type: ignore[arg-type]
+        extensions=[extension_der(extension) for extension in cert.extensions],
+    )
+    assert tbs.tbs == cert.tbs_certificate_bytes

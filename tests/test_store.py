@@ -167,6 +167,59 @@ def test_complete_checks_the_der_against_the_reservation(store: Store, url: str)
         store.complete_certificate(cert_id, der, entry("cert.signed", "test-ca/a"))
 
 
+def test_a_batch_reserves_and_completes_with_a_record_per_certificate(store: Store, url: str) -> None:
+    batch = [pending(CA, serial) for serial in (0x101, 0x102, 0x103)]
+    head = store.audit_head()
+    assert head is not None
+    store.reserve_certificates(
+        [c for c, _ in batch], [entry("cert.prepare", f"{CA}/{c.serial:x}") for c, _ in batch]
+    )
+    assert all(store.get_certificate(CA, c.serial).status is CertStatus.pending for c, _ in batch)
+    store.complete_certificates(
+        CA,
+        [(c.serial, der) for c, der in batch],
+        [entry("cert.signed", f"{CA}/{c.serial:x}") for c, _ in batch],
+    )
+    for cert, der in batch:
+        row = store.get_certificate(CA, cert.serial)
+        assert (row.status, row.der) == (CertStatus.good, der)
+    records = list(store.audit_records())
+    verify_chain(records)
+    added = [(r.action, r.object) for r in records if r.seq > head.seq]
+    objects = ["test-ca/101", "test-ca/102", "test-ca/103"]
+    assert added == [("cert.prepare", o) for o in objects] + [("cert.signed", o) for o in objects]
+
+
+def test_a_refused_batch_changes_nothing(store: Store, url: str) -> None:
+    issue(store, 0x77)
+    before = state(url)
+    batch = [pending(CA, serial) for serial in (0x201, 0x77, 0x202)]
+    audits = [entry("cert.prepare", f"{CA}/{c.serial:x}") for c, _ in batch]
+    with pytest.raises(DuplicateSerial):
+        store.reserve_certificates([c for c, _ in batch], audits)
+    with pytest.raises(UnknownCa):
+        store.reserve_certificates([pending("nobody", 5)[0]], audits[:1])
+    assert state(url) == before
+
+    good = [pending(CA, serial) for serial in (0x301, 0x302)]
+    store.reserve_certificates([c for c, _ in good], audits[:2])
+    before = state(url)
+    wrong_tbs, _ = signed(0x302, days=400)
+    completions = [(0x301, good[0][1]), (0x302, wrong_tbs)]
+    with pytest.raises(DerMismatch):
+        store.complete_certificates(CA, completions, audits[:2])
+    with pytest.raises(UnknownSerial):
+        store.complete_certificates(CA, [(0x301, good[0][1]), (0x999, good[1][1])], audits[:2])
+    with pytest.raises(DerMismatch):
+        store.complete_certificates(CA, [(0x301, b"\x30\x00")], audits[:1])
+    assert state(url) == before
+    assert store.get_certificate(CA, 0x301).status is CertStatus.pending  # the good half was not kept
+    store.complete_certificates(CA, [(c.serial, der) for c, der in good], audits[:2])
+    with pytest.raises(NotPending):
+        store.complete_certificates(CA, [(0x301, good[0][1])], audits[:1])
+    verify_chain(list(store.audit_records()))
+
+
 def test_abort_pending_retires_dead_issuances(store: Store, clock: FixedClock) -> None:
     old_id = store.reserve_certificate(pending(CA, 1)[0], entry("cert.reserve", "test-ca/1"))
     clock.advance(dt.timedelta(hours=1))

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from hsm import HashName, KeyKind, Scheme, SignatureAlgorithm, builder_arguments, open_backend
-from pki.tbs import prepare_tbs, sign_certificate
+from pki.tbs import algorithm_identifier, encode_tbs, prepare_tbs, sign_certificate, spki_der
 
 NOW = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
 
@@ -56,3 +56,43 @@ def test_two_phase_equals_one_phase(
         )
     else:
         assert cert.tbs_certificate_bytes == reference.tbs_certificate_bytes
+
+
+@pytest.mark.parametrize(
+    ("serial", "not_before", "years"),
+    [
+        (1, NOW.replace(microsecond=654321), 1),  # pyca drops fractions of a second, and so must we
+        ((1 << 159) - 1, NOW, 30),  # 20 octets; notAfter in 2056: GeneralizedTime
+        (0x80, dt.datetime(1950, 1, 1, tzinfo=dt.UTC), 99),  # a sign octet; UTCTime down to 1950
+        (0x7F, dt.datetime(2049, 12, 31, 23, 59, 59, tzinfo=dt.timezone(dt.timedelta(hours=9))), 1),
+    ],
+)
+def test_encode_tbs_matches_pyca_at_the_edges(
+    tmp_path: Path, serial: int, not_before: dt.datetime, years: int
+) -> None:
+    with open_backend(f"file:{tmp_path}", environ={"JLIS_KEY_PASSPHRASE": "x"}) as backend:
+        signer = backend.generate("ca", KeyKind.P256)
+    issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "issuer")])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "subject")])
+    not_after = not_before + dt.timedelta(days=365 * years)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(signer.public_key)
+        .serial_number(serial)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+    )
+    reference = prepare_tbs(builder.sign, signer)
+    ours = encode_tbs(
+        serial=serial,
+        algorithm_id=algorithm_identifier(signer),
+        issuer=issuer.public_bytes(),
+        not_before=not_before,
+        not_after=not_after,
+        subject=subject.public_bytes(),
+        spki=spki_der(signer.public_key),
+        extensions=[],
+    )
+    assert ours == reference

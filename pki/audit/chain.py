@@ -10,6 +10,7 @@ inserting or reordering any record changes every later hash.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -37,6 +38,18 @@ def payload_digest(payload: dict[str, Any] | None) -> bytes:
 def _field(text: str) -> bytes:
     raw = text.encode()
     return len(raw).to_bytes(4, "big") + raw
+
+
+@functools.lru_cache(maxsize=256)
+def _repeated_field(text: str) -> bytes:
+    """``_field`` for the values many records share (actors, actions)."""
+    return _field(text)
+
+
+@functools.lru_cache(maxsize=64)
+def _time_field(at: dt.datetime) -> bytes:
+    """``_field(format_time(at))``: the records of one transaction share their time."""
+    return _field(format_time(at))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +94,7 @@ def record_hash(
     if len(prev_hash) != 32 or len(digest) != 32:
         raise ValueError("prev_hash and payload digest must be 32 bytes")
     data = b"".join(
-        (_DOMAIN, prev_hash, seq.to_bytes(8, "big"), _field(format_time(at)), _field(actor), _field(action),
-         _field(obj), digest)
+        (_DOMAIN, prev_hash, seq.to_bytes(8, "big"), _time_field(at), _repeated_field(actor),
+         _repeated_field(action), _field(obj), digest)
     )  # fmt: skip
     return hashlib.sha256(data).digest()

@@ -41,6 +41,18 @@ def length(n: int) -> bytes:
     return bytes((0x80 | len(octets),)) + octets
 
 
+def element(data: bytes, offset: int = 0) -> tuple[int, int]:
+    """(start of the content, end of the element) of the DER element at ``offset``, for DER this code
+    (or pyca) wrote itself: no validation beyond what indexing gives (parse untrusted DER elsewhere)."""
+    size = data[offset + 1]
+    start = offset + 2
+    if size & 0x80:
+        count = size & 0x7F
+        size = int.from_bytes(data[start : start + count], "big")
+        start += count
+    return start, start + size
+
+
 def tlv(tag: int, *content: bytes | bytearray) -> bytes:
     """One element: tag, length, then the content parts joined (copied once, however large)."""
     size = sum(map(len, content))

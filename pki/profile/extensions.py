@@ -53,15 +53,55 @@ def read_extensions(table: Table) -> dict[str, ExtensionSpec]:
     return specs
 
 
+ISSUER_CONSTANT: frozenset[type] = frozenset(
+    (
+        ext_basic.KeyUsageSpec,
+        ext_basic.ExtendedKeyUsageSpec,
+        ext_basic.BasicConstraintsSpec,
+        ext_basic.AuthorityKeyIdentifierSpec,
+        ext_basic.OcspNoCheckSpec,
+        ext_policy.CertificatePoliciesSpec,
+        ext_policy.PolicyMappingsSpec,
+        ext_policy.PolicyConstraintsSpec,
+        ext_policy.InhibitAnyPolicySpec,
+        ext_names.NameConstraintsSpec,
+        ext_access.DistributionPointsSpec,
+        ext_access.AuthorityInfoAccessSpec,
+    )
+)
+"""Spec types whose extension depends only on the issuer (key, name, id, base URL) and the CRL shard, never
+on the subject key or the request: what :class:`ExtensionCache` may keep; others build per certificate."""
+
+ExtensionCache = dict[tuple[str, int | None], "x509.Extension[x509.ExtensionType]"]
+"""Issuer-constant extensions already built, by (section name, shard). Valid for one issuing context only:
+one CA certificate, key and base URL (a CertificateAuthority keeps one per profile)."""
+
+
 def build_extensions(
-    specs: Mapping[str, ExtensionSpec], ctx: IssueContext, profile: str
+    specs: Mapping[str, ExtensionSpec],
+    ctx: IssueContext,
+    profile: str,
+    cache: ExtensionCache | None = None,
 ) -> list[x509.Extension[x509.ExtensionType]]:
-    """The extensions of one certificate. Refuses requested extensions and names the profile does not take."""
+    """The extensions of one certificate. Refuses requested extensions and names the profile does not take.
+
+    With a ``cache``, issuer-constant extensions are built once per shard and reused (the caller guarantees
+    the cache belongs to this issuing context)."""
     pool = RequestPool.from_context(ctx, _requested_names(specs, ctx, profile), profile)
     build = Build(ctx, pool, profile)
-    built = [spec.extension(build) for spec in specs.values()]
+    built: list[x509.Extension[x509.ExtensionType]] = []
+    for name, spec in specs.items():
+        if cache is not None and type(spec) in ISSUER_CONSTANT:
+            key = (name, ctx.shard)
+            ext = cache.get(key)
+            if ext is None:
+                ext = cache[key] = spec.extension(build)  # type: ignore[assignment]  # never None for these
+        else:
+            ext = spec.extension(build)
+        if ext is not None:
+            built.append(ext)
     pool.check_used()
-    return [ext for ext in built if ext is not None]
+    return built
 
 
 def _requested_names(

@@ -16,7 +16,7 @@ from pki.model import ProfileId
 from pki.profile.build import ExtensionSpec
 from pki.profile.consistency import Parts, check_consistency
 from pki.profile.context import IssueContext
-from pki.profile.extensions import build_extensions, read_extensions
+from pki.profile.extensions import ExtensionCache, build_extensions, read_extensions
 from pki.profile.kinds import Kind
 from pki.profile.names import RequestedSubject, SubjectRules, read_subject_rules
 from pki.profile.schema import Table, load_table, suggest
@@ -61,10 +61,13 @@ class Profile:
             )
         return kind
 
-    def extensions(self, ctx: IssueContext) -> list[x509.Extension[x509.ExtensionType]]:
+    def extensions(
+        self, ctx: IssueContext, cache: ExtensionCache | None = None
+    ) -> list[x509.Extension[x509.ExtensionType]]:
         """The certificate's extensions, in profile order. Raises IssuanceRefused for requested extensions or
-        names the profile does not take from requests, and for URL placeholders the context cannot fill."""
-        return build_extensions(self.extension_specs, ctx, self.id)
+        names the profile does not take from requests, and for URL placeholders the context cannot fill.
+        ``cache`` keeps issuer-constant extensions between certificates of one issuing context."""
+        return build_extensions(self.extension_specs, ctx, self.id, cache)
 
     def validity(self, ctx: IssueContext) -> tuple[dt.datetime, dt.datetime]:
         """(notBefore, notAfter) in UTC from the profile's rule, alignment and issuer cap."""

@@ -107,6 +107,34 @@ def append(tx: Tx, sql: Sql, head: Head, entry: AuditEntry, at: dt.datetime) -> 
     return record
 
 
+def append_many(
+    tx: Tx, sql: Sql, head: Head, entries: list[AuditEntry], at: dt.datetime
+) -> list[AuditRecord]:
+    """Chain several entries in order with one head move and one multi-row insert (issuance batches)."""
+    records = _chain_all(entries, at, *head.tip)
+    first, last = records[0], records[-1]
+    moved = first.seq > 0 and tx.count(
+        sql.move_head_if, (last.seq, last.record_hash, first.seq - 1, first.prev_hash)
+    )
+    if not moved:
+        tip_seq, tip_hash = tx.one(sql.lock_head)
+        records = _chain_all(entries, at, int(tip_seq), bytes(tip_hash))
+        last = records[-1]
+        tx.run(sql.move_head, (last.seq, last.record_hash))
+    tx.many(sql.insert_audit_many, [insert_params(sql, record) for record in records])
+    head.tip = (last.seq, last.record_hash)
+    return records
+
+
+def _chain_all(entries: list[AuditEntry], at: dt.datetime, seq: int, prev_hash: bytes) -> list[AuditRecord]:
+    records = []
+    for entry in entries:
+        record = chain(entry, at, seq + 1, prev_hash)
+        records.append(record)
+        seq, prev_hash = record.seq, record.record_hash
+    return records
+
+
 def locked_append(tx: Tx, sql: Sql, entry: AuditEntry, at: dt.datetime) -> AuditRecord:
     """The slow path: lock the head, chain onto what it holds."""
     tip_seq, tip_hash = tx.one(sql.lock_head)

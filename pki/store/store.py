@@ -9,9 +9,10 @@ Driver errors never escape: :mod:`pki.store.boundary` maps them to the PkiError 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
@@ -60,6 +61,7 @@ from pki.store.schema import (
     crl_counter,
     revocation_counter,
 )
+from pki.tbs import tbs_of
 
 STREAM_BATCH = 5000
 """Rows a stream (CRL entries, audit records) holds in memory at a time."""
@@ -245,21 +247,7 @@ class Store:
         """
         duplicate = {"uq_certificate_ca_id_serial_hex": lambda: DuplicateSerial(cert.ca_id, cert.serial)}
         sql, now = self._sql, self._clock.now()
-        values = (
-            serial_hex(cert.serial),
-            certs.serial_key(cert.serial),
-            cert.subject_der,
-            cert.subject_text,
-            sql.time(cert.not_before),
-            sql.time(cert.not_after),
-            cert.profile,
-            cert.holder_ref,
-            cert.is_ca,
-            cert.shard,
-            cert.tbs_sha256,
-            sql.time(now),
-            cert.ca_id,
-        )
+        values = _pending_values(sql, cert, now)
         with self._raw_write(duplicate) as tx:
             if sql.postgres:  # one round trip: insert + audit append, when the cached tip holds
                 record = auditlog.optimistic(self._head, audit, now)
@@ -300,6 +288,64 @@ class Store:
                 if tx.count(sql.complete, signed) != 1:
                     _refuse_completion(tx, sql, cert_id, der)
                 auditlog.append(tx, sql, self._head, audit, now)
+
+    def reserve_certificates(self, pending: Sequence[PendingCert], audits: Sequence[AuditEntry]) -> None:
+        """Reserve many serials in one transaction (one commit), each with its own audit record, in order.
+
+        All or nothing: DuplicateSerial (naming the first serial the CA already has; with several in the batch
+        the error names one of them) or UnknownCa leaves none reserved.
+        """
+        if len(pending) != len(audits):
+            raise ValueError("one audit entry per reservation")
+        if not pending:
+            return
+        ca_ids = {cert.ca_id for cert in pending}
+        first = pending[0]
+        duplicate = {"uq_certificate_ca_id_serial_hex": lambda: DuplicateSerial(first.ca_id, first.serial)}
+        sql, now = self._sql, self._clock.now()
+        times: dict[dt.datetime, object] = {}  # a batch shares its validity period and creation time
+        rows = [_pending_values(sql, cert, now, times) for cert in pending]
+        with self._raw_write(duplicate) as tx:
+            if tx.many(sql.insert_pending_many, rows) != len(rows):
+                raise UnknownCa(sorted(ca_ids)[0])
+            auditlog.append_many(tx, sql, self._head, list(audits), now)
+
+    def complete_certificates(
+        self, ca_id: str, signed: Sequence[tuple[int, bytes]], audits: Sequence[AuditEntry]
+    ) -> None:
+        """Store the signed DER of many pending certificates of one CA, given as (serial, DER), in one
+        transaction; all or nothing. Each DER must carry the reserved TBS (DerMismatch), each serial must be
+        pending (UnknownSerial, NotPending)."""
+        if len(signed) != len(audits):
+            raise ValueError("one audit entry per certificate")
+        if not signed:
+            return
+        sql, now = self._sql, self._clock.now()
+        at = sql.time(now)
+        rows: list[tuple[object, ...]] = []
+        for serial, der in signed:
+            try:
+                tbs = hashlib.sha256(tbs_of(der)).digest()
+            except IndexError:
+                tbs = b""  # matches no reservation: the diagnosis says why
+            rows.append((der, at, ca_id, serial_hex(serial), tbs))
+        try:
+            with self._raw_write() as tx:
+                if tx.many(sql.complete_by_serial, rows) != len(rows):
+                    raise _Incomplete  # rolls the batch back; the diagnosis below says which and why
+                auditlog.append_many(tx, sql, self._head, list(audits), now)
+        except _Incomplete:
+            with self._raw_write() as tx:
+                for (serial, der), row in zip(signed, rows, strict=True):
+                    found = tx.one(sql.pending_by_serial, (ca_id, serial_hex(serial)))
+                    if found is None:
+                        raise UnknownSerial(ca_id, serial) from None
+                    facts = tx.one(sql.pending_facts, (int(found[0]),))
+                    if facts[0] != CertStatus.pending.value or bytes(facts[2]) != row[4]:
+                        _refuse_completion(tx, sql, int(found[0]), der)
+            raise StoreConflict(
+                f"the pending certificates of CA {ca_id!r} changed while being completed"
+            ) from None
 
     def abort_pending(self, ca_id: str, older_than: dt.datetime, audit: AuditEntry) -> int:
         """Mark a CA's pending rows older than ``older_than`` aborted (dead issuances); returns how many."""
@@ -531,6 +577,40 @@ class Store:
         stmt = sa.select(audit_checkpoint).order_by(audit_checkpoint.c.seq, audit_checkpoint.c.id)
         with self._read() as conn:
             return [_checkpoint(m) for m in conn.execute(stmt).mappings()]
+
+
+def _pending_values(
+    sql: Sql, cert: PendingCert, now: dt.datetime, times: dict[dt.datetime, object] | None = None
+) -> tuple[object, ...]:
+    """A reservation's parameters for ``insert_pending`` / ``pg_reserve`` / ``insert_pending_many``;
+    ``times`` keeps converted times across the rows of a batch."""
+    time = sql.time if times is None else functools.partial(_batch_time, sql, times)
+    return (
+        serial_hex(cert.serial),
+        certs.serial_key(cert.serial),
+        cert.subject_der,
+        cert.subject_text,
+        time(cert.not_before),
+        time(cert.not_after),
+        cert.profile,
+        cert.holder_ref,
+        cert.is_ca,
+        cert.shard,
+        cert.tbs_sha256,
+        time(now),
+        cert.ca_id,
+    )
+
+
+class _Incomplete(Exception):
+    """A batch completion matched fewer rows than it carries (internal: rolls the transaction back)."""
+
+
+def _batch_time(sql: Sql, times: dict[dt.datetime, object], value: dt.datetime) -> object:
+    found = times.get(value)
+    if found is None:
+        found = times[value] = sql.time(value)
+    return found
 
 
 def _refuse_completion(tx: Tx, sql: Sql, cert_id: int, der: bytes) -> None:
