@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -28,6 +29,8 @@ from pki.publication import Published
 from pki.store import AuditEntry, CrlRow, PendingCert, RevocationRow, Store
 from pki.tbs import PreparedTbs, algorithm_identifier, encode_tbs, extension_der, sign_der, spki_der
 
+ISSUE_CHUNK = 200
+"""Certificates per commit in ``issue_requests``."""
 _SUBJECT_CACHE = 4096
 """Subjects a CA keeps built (a cache, emptied when full)."""
 
@@ -262,30 +265,77 @@ class CertificateAuthority:
         recorded (audit ``cert.prepare``) before the key signs anything, and each stored DER gets its
         ``cert.signed`` record. All or nothing on each side: a refused reservation (DuplicateSerial)
         reserves none, and a crash while signing leaves the batch pending for ``recover``."""
-        if not prepared:
-            return []
+        self._reserve(prepared, actor)
+        return self._complete(self._sign(prepared), actor)
+
+    def _reserve(self, prepared: Sequence[Prepared], actor: str) -> None:
+        """Reserve a batch's serials and record its TBS digests: one commit."""
         for item in prepared:
             if item.ca_id != self.id:
                 raise IssuanceRefused(f"prepared by CA {item.ca_id!r}, not {self.id!r}")
-        reservations = [self._reservation(item, actor) for item in prepared]
-        self.store.reserve_certificates([r[0] for r in reservations], [r[1] for r in reservations])
+        if prepared:
+            reservations = [self._reservation(item, actor) for item in prepared]
+            self.store.reserve_certificates([r[0] for r in reservations], [r[1] for r in reservations])
+
+    def _sign(self, prepared: Sequence[Prepared]) -> list[tuple[int, bytes]]:
+        """(serial, DER) of each reserved certificate, signed and not yet stored."""
         signer = self.signer
-        signed = [(item.serial, sign_der(item.tbs, signer)) for item in prepared]
+        return [(item.serial, sign_der(item.tbs, signer)) for item in prepared]
+
+    def _complete(self, signed: list[tuple[int, bytes]], actor: str) -> list[x509.Certificate]:
+        """Store a signed batch (one commit), each certificate with its ``cert.signed`` record."""
         audits = [_signed_audit(self.id, serial, der, actor) for serial, der in signed]
         self.store.complete_certificates(self.id, signed, audits)
         return [x509.load_der_x509_certificate(der) for _, der in signed]
 
     def issue_requests(
-        self, requests: Sequence[IssueRequest], *, actor: str, for_ca: bool = False
+        self,
+        requests: Sequence[IssueRequest],
+        *,
+        actor: str,
+        for_ca: bool = False,
+        chunk: int = ISSUE_CHUNK,
     ) -> list[x509.Certificate]:
-        """prepare + ``issue_many``: every request is checked before anything is reserved (one refusal
-        refuses the batch and changes nothing); a serial collision redraws the batch's serials."""
+        """Issue many certificates, ``chunk`` per commit, pipelined: while the key signs one chunk, a
+        second thread stores the chunk before it and reserves the chunk after it (the database works while
+        the key does; every chunk is still reserved before it is signed).
+
+        Every request is checked before anything is reserved: one refusal refuses them all and changes
+        nothing. A serial collision redraws that chunk's serials. On an error, chunks already stored stay
+        issued, the others are left pending (``recover`` aborts them) and the error is raised."""
+        if chunk < 1:
+            raise ValueError("chunk must be at least 1")
+        prepared = [self.prepare(request, for_ca=for_ca) for request in requests]
+        parts = [
+            (requests[start : start + chunk], prepared[start : start + chunk])
+            for start in range(0, len(prepared), chunk)
+        ]
+        if len(parts) <= 1:
+            return (
+                []
+                if not parts
+                else self._complete(self._sign(self._reserve_chunk(*parts[0], actor, for_ca)), actor)
+            )
+        with ThreadPoolExecutor(1, thread_name_prefix=f"store-{self.id}") as storer:
+            reserved = storer.submit(self._reserve_chunk, *parts[0], actor, for_ca)
+            stored: list[Future[list[x509.Certificate]]] = []
+            for index in range(len(parts)):
+                ready = reserved.result()
+                if index + 1 < len(parts):
+                    reserved = storer.submit(self._reserve_chunk, *parts[index + 1], actor, for_ca)
+                stored.append(storer.submit(self._complete, self._sign(ready), actor))
+            return [cert for future in stored for cert in future.result()]
+
+    def _reserve_chunk(
+        self, requests: Sequence[IssueRequest], prepared: list[Prepared], actor: str, for_ca: bool
+    ) -> list[Prepared]:
+        """Reserve a chunk, redrawing its serials on a collision; the chunk as reserved."""
         for _ in range(3):
-            prepared = [self.prepare(request, for_ca=for_ca) for request in requests]
             try:
-                return self.issue_many(prepared, actor=actor)
+                self._reserve(prepared, actor)
+                return prepared
             except DuplicateSerial:
-                continue
+                prepared = [self.prepare(request, for_ca=for_ca) for request in requests]
         raise IssuanceRefused("could not draw unused serial numbers")
 
     def _extension_der(self, extension: x509.Extension[x509.ExtensionType]) -> bytes:

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 
 from hsm import PublicKey, SignatureAlgorithm, Signer, builder_arguments
 from hsm.algorithms import Scheme
+from pki.crl import algorithm as crl_algorithm
 from pki.crl import der
 
 
@@ -82,27 +83,11 @@ def prepare_tbs(sign_with: Callable[..., Any], signer: Signer) -> PreparedTbs:
 _VERSION_3 = b"\xa0\x03\x02\x01\x02"
 """``[0] EXPLICIT Version v3`` (RFC 5280 §4.1.2.1)."""
 _CRITICAL = b"\x01\x01\xff"
-_ALGORITHM_IDS: dict[SignatureAlgorithm, bytes] = {}
 
 
 def algorithm_identifier(signer: Signer) -> bytes:
-    """The DER AlgorithmIdentifier a signature of ``signer`` carries, exactly as pyca writes it (learnt
-    once per algorithm by letting pyca build a throw-away certificate with a capturing key)."""
-    found = _ALGORITHM_IDS.get(signer.algorithm)
-    if found is None:
-        name = x509.Name([])
-        at = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(signer.public_key)
-            .serial_number(1)
-            .not_valid_before(at)
-            .not_valid_after(at)
-        )
-        found = _ALGORITHM_IDS[signer.algorithm] = prepare_tbs(builder.sign, signer).algorithm_id
-    return found
+    """The DER AlgorithmIdentifier a signature of ``signer`` carries (the same bytes pyca writes)."""
+    return crl_algorithm.algorithm_identifier(signer.algorithm)
 
 
 def spki_der(public_key: PublicKey) -> bytes:

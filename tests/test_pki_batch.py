@@ -109,3 +109,21 @@ def test_one_refused_request_refuses_the_batch_and_changes_nothing(pki: Pki) -> 
         ca.issue_requests([csr_request("ok.example.jp"), IssueRequest("jpki-sign")], actor="tester")
     assert (len(pki.store.certificates(ca.id, limit=1000)), pki.store.audit_head()) == before
     assert ca.issue_requests([], actor="tester") == []
+
+
+def test_chunks_are_pipelined_and_each_is_reserved_before_it_is_signed(pki: Pki) -> None:
+    ca = pki.ca("lgpki-app-sub")
+    head = pki.store.audit_head()
+    assert head is not None
+    certs = ca.issue_requests([csr_request(f"c{i}.example.jp") for i in range(11)], actor="tester", chunk=4)
+    assert [c.subject.rfc4514_string() for c in certs] == [f"CN=c{i}.example.jp" for i in range(11)]
+    seq = {(r.action, r.object): r.seq for r in pki.store.audit_records(head.seq + 1)}
+    assert len(seq) == 22
+    for cert in certs:
+        obj = f"{ca.id}/{cert.serial_number:x}"
+        assert seq[("cert.prepare", obj)] < seq[("cert.signed", obj)]
+        assert pki.store.get_certificate(ca.id, cert.serial_number).status is CertStatus.good
+    report = pki.verify_audit()
+    assert report.ok, report.problems
+    with pytest.raises(ValueError):
+        ca.issue_requests([csr_request("x.example.jp")], actor="tester", chunk=0)

@@ -96,3 +96,33 @@ def test_encode_tbs_matches_pyca_at_the_edges(
         extensions=[],
     )
     assert ours == reference
+
+
+@pytest.mark.parametrize(
+    ("kind", "algorithm"),
+    [
+        (KeyKind.RSA2048, None),
+        (KeyKind.RSA2048, SignatureAlgorithm(Scheme.RSA_PSS, HashName.SHA256)),
+        (KeyKind.RSA2048, SignatureAlgorithm(Scheme.RSA_PSS, HashName.SHA512)),
+        (KeyKind.P256, None),
+        (KeyKind.P384, None),
+    ],
+)
+def test_algorithm_identifier_is_what_pyca_writes(
+    tmp_path: Path, kind: KeyKind, algorithm: SignatureAlgorithm | None
+) -> None:
+    with open_backend(f"file:{tmp_path}", environ={"JLIS_KEY_PASSPHRASE": "x"}) as backend:
+        signer = backend.generate("ca", kind)
+    if algorithm is not None:
+        signer = signer.with_algorithm(algorithm)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "alg")])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(signer.public_key)
+        .serial_number(1)
+        .not_valid_before(NOW)
+        .not_valid_after(NOW)
+    )
+    assert algorithm_identifier(signer) == prepare_tbs(builder.sign, signer).algorithm_id
