@@ -1,5 +1,7 @@
 """RFC 6960 / RFC 5019 OCSP responder: response production, caching and client helpers."""
 
+from ocsp.answer import Answer, OcspService, Outcome, Requester
+from ocsp.cache import CachedResponse, CacheStats, ResponseCache
 from ocsp.errors import MalformedRequest, OcspError, ResponseError
 from ocsp.request import CertId, OcspRequest, parse_request
 from ocsp.response import (
@@ -16,13 +18,26 @@ from ocsp.response import (
 )
 
 __all__ = [
+    "Answer",
+    "CacheStats",
+    "CachedResponse",
     "CertId",
     "MalformedRequest",
     "OcspError",
     "OcspRequest",
+    "OcspRuntime",
+    "OcspService",
+    "OcspSettings",
+    "Outcome",
+    "Presigner",
+    "Requester",
+    "Responder",
+    "ResponderSettings",
+    "ResponseCache",
     "ResponseError",
     "ResponseStatus",
     "SingleStatus",
+    "VerifierCheck",
     "encode_basic",
     "encode_response_data",
     "encode_single",
@@ -33,3 +48,9 @@ __all__ = [
     "responder_key_hash",
     "sign_response",
 ]
+
+# The responder stack imports pki (the floor below); keep these after the codec names above.
+from ocsp.access import VerifierCheck
+from ocsp.presign import Presigner
+from ocsp.responder import Responder, ResponderSettings
+from ocsp.service import OcspRuntime, OcspSettings

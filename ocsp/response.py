@@ -128,11 +128,17 @@ def nonce_extension(nonce: bytes) -> bytes:
 
 def responder_key_hash(public_key: PublicKey) -> bytes:
     """SHA-1 of the subjectPublicKey BIT STRING's value, without its unused-bits octet (RFC 6960 §4.2.1)."""
+    return hashlib.sha1(public_key_bits(public_key)).digest()
+
+
+def public_key_bits(public_key: PublicKey) -> bytes:
+    """The subjectPublicKey BIT STRING's value without its unused-bits octet: what CertID's issuerKeyHash
+    and the responder's byKey hash (RFC 6960 §4.1.1, §4.2.1)."""
     spki = public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     start, stop = expect(spki, 0, len(spki), SEQUENCE, "SubjectPublicKeyInfo")
     algorithm_end = expect(spki, start, stop, SEQUENCE, "algorithm")[1]
     key_start, key_stop = expect(spki, algorithm_end, stop, BIT_STRING, "subjectPublicKey")
-    return hashlib.sha1(spki[key_start + 1 : key_stop]).digest()
+    return spki[key_start + 1 : key_stop]
 
 
 def encode_basic(
@@ -157,11 +163,14 @@ def error_response(status: ResponseStatus) -> bytes:
         raise ResponseError("responseStatus", f"{status!r} is not an error status") from None
 
 
-def sign_response(signer: Signer, response_data_der: bytes, certs_der: Sequence[bytes] = ()) -> bytes:
+def sign_response(
+    signer: Signer, response_data_der: bytes, certs_der: Sequence[bytes] = (), *, verify: bool = True
+) -> bytes:
     """Sign ResponseData with ``signer`` and return the complete OCSPResponse. The signature is verified
-    before it is returned, so a faulty key or token never yields a response that clients would reject."""
+    before it is returned (unless ``verify`` is False: for one-off nonce answers that are never kept), so a
+    faulty key or token never yields a response that is cached and served to every client."""
     signature = signer.sign(response_data_der)
-    if not verify_signature(signer.public_key, signer.algorithm, response_data_der, signature):
+    if verify and not verify_signature(signer.public_key, signer.algorithm, response_data_der, signature):
         raise ResponseError("signature", f"the signature of key {signer.label!r} does not verify")
     basic = encode_basic(response_data_der, algorithm_identifier(signer.algorithm), signature, certs_der)
     return encode_successful(basic)

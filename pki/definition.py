@@ -7,6 +7,7 @@ error names the file, the key and the fix. CAs come out ordered so that an issue
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,39 @@ class CrlPolicy:
     """Put the CA's own name as a DirName in CRL distribution points (JPKI, LGPKI), besides HTTP URLs."""
 
 
+class OcspSigner(enum.StrEnum):
+    """Who signs a CA's OCSP responses (RFC 6960 §4.2.2.2)."""
+
+    delegated = "delegated"
+    """A short-lived responder certificate from the CA (profile ``ocsp-responder``), renewed automatically."""
+    ca = "ca"
+    """The CA key itself."""
+
+
+class OcspAccess(enum.StrEnum):
+    """Who may ask a CA's OCSP responder."""
+
+    public = "public"
+    registered = "registered"
+    """Only authenticated registered verifiers (JPKI's OCSP serves platform businesses and public bodies)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OcspPolicy:
+    """How a CA's OCSP responses are made."""
+
+    signer: OcspSigner
+    next_update: dt.timedelta
+    """nextUpdate - thisUpdate of every response (pre-signed ones are refreshed before they reach it)."""
+    refresh_before: dt.timedelta
+    """Pre-signed responses are re-signed when less than this is left before their nextUpdate."""
+    nonce: bool
+    """Answer nonce requests online with the nonce echoed; False: ignore nonces (RFC 8954 §2.2)."""
+    access: OcspAccess
+    responder_renew_before: dt.timedelta
+    """A new responder certificate is issued when less than this is left of the current one."""
+
+
 @dataclass(frozen=True, slots=True)
 class CrossCertificate:
     """This CA certifies another CA of the definition (bridge cross-certification)."""
@@ -66,6 +100,7 @@ class CaDefinition:
     hold_release: bool
     """certificateHold may be released (RFC 5280 removeFromCRL); JPKI never releases."""
     cross: tuple[CrossCertificate, ...]
+    ocsp: OcspPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +119,18 @@ class PkiDefinition:
 
 
 _KEY_KINDS = [kind.value for kind in KeyKind]
-_CA_KEYS = ("id", "subject", "issuer", "profile", "key", "key_uri", "issues", "crl", "hold_release", "cross")
+_CA_KEYS = (
+    "id", "subject", "issuer", "profile", "key", "key_uri", "issues", "crl", "hold_release", "cross", "ocsp"
+)  # fmt: skip
+_OCSP_KEYS = (
+    "signer",
+    "next_update_minutes",
+    "refresh_before_minutes",
+    "nonce",
+    "access",
+    "responder_renew_before_days",
+)
+_OCSP_RESPONDER_PROFILE = "ocsp-responder"
 _CRL_KEYS = (
     "next_update_hours",
     "delta_next_update_hours",
@@ -122,6 +168,8 @@ def _ca(section: Table) -> CaDefinition:
         )
     issuer = section.opt_string("issuer") or "self"
     crl = section.opt_table("crl")
+    ocsp = section.opt_table("ocsp")
+    issues = section.strings("issues")
     return CaDefinition(
         id=CaId(ca_id),
         subject=_subject(section),
@@ -129,11 +177,56 @@ def _ca(section: Table) -> CaDefinition:
         profile=section.opt_string("profile") or ("root-ca" if issuer == "self" else "sub-ca"),
         key=KeyKind(section.choice("key", _KEY_KINDS, KeyKind.RSA2048.value)),
         key_uri=section.opt_string("key_uri"),
-        issues=section.strings("issues"),
+        issues=issues,
         crl=_crl_policy(crl if crl is not None else Table(section.file, section.key_path("crl"), {})),
         hold_release=section.boolean("hold_release", False),
         cross=tuple(_cross(item) for item in section.tables("cross")),
+        ocsp=_ocsp_policy(
+            ocsp if ocsp is not None else Table(section.file, section.key_path("ocsp"), {}), issues
+        ),
     )
+
+
+def _ocsp_policy(section: Table, issues: tuple[str, ...]) -> OcspPolicy:
+    """``[ca.ocsp]``; a delegated responder needs the CA to issue the ``ocsp-responder`` profile."""
+    section.expect(*_OCSP_KEYS)
+    default = OcspSigner.delegated if _OCSP_RESPONDER_PROFILE in issues else OcspSigner.ca
+    signer = OcspSigner(section.choice("signer", [s.value for s in OcspSigner], default.value))
+    if signer is OcspSigner.delegated and _OCSP_RESPONDER_PROFILE not in issues:
+        raise section.error(
+            "signer",
+            "a delegated responder needs a certificate from this CA",
+            f'add "{_OCSP_RESPONDER_PROFILE}" to the CA\'s issues, or set signer = "ca"',
+        )
+    next_update = _minutes(section, "next_update_minutes", 60)
+    refresh = _minutes(section, "refresh_before_minutes", 15)
+    if refresh >= next_update:
+        raise section.error(
+            "refresh_before_minutes", "must be shorter than next_update_minutes", "re-sign before nextUpdate"
+        )
+    renew = _days(section, "responder_renew_before_days", 2)  # the lifetime is the profile's (7 days)
+    return OcspPolicy(
+        signer=signer,
+        next_update=next_update,
+        refresh_before=refresh,
+        nonce=section.boolean("nonce", True),
+        access=OcspAccess(section.choice("access", [a.value for a in OcspAccess], OcspAccess.public.value)),
+        responder_renew_before=renew,
+    )
+
+
+def _minutes(section: Table, name: str, default: float) -> dt.timedelta:
+    raw = section.number(name, default)
+    if not 0 < raw <= 60 * 24 * 31:
+        raise section.error(name, f"{raw:g} minutes is out of range", "give minutes between 0 and 44640")
+    return dt.timedelta(minutes=raw)
+
+
+def _days(section: Table, name: str, default: float) -> dt.timedelta:
+    raw = section.number(name, default)
+    if not 0 < raw <= 366:
+        raise section.error(name, f"{raw:g} days is out of range", "give days between 0 and 366")
+    return dt.timedelta(days=raw)
 
 
 def _subject(section: Table) -> tuple[NameAttribute, ...]:

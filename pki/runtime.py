@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from hsm import KeyExists, Signer, open_backend, open_signer
+from hsm import KeyExists, KeyKind, Signer, open_backend, open_signer
 from pki.audit.chain import Checkpoint
 from pki.audit.checkpoint import sign_checkpoint
 from pki.audit.verify import AuditReport, verify_log
@@ -249,6 +249,11 @@ class Pki:
                 self.publish_crls(ca.id, actor=SYSTEM)
                 if ca.definition.crl.delta_next_update is not None:
                     self.publish_crls(ca.id, actor=SYSTEM, delta=True)
+
+    def key(self, label: str, kind: KeyKind) -> Signer:
+        """The key with this label in the home's backend (file or token), generated on first use and reused
+        afterwards: CA keys, the audit key, OCSP responder keys. It never leaves the backend."""
+        return self._key(label, kind)
 
     def _key(self, label: str, kind: object) -> Signer:
         """The key with this label in the home's backend: generated once, reused on a rerun."""

@@ -30,6 +30,7 @@ TABLES = {
     "certificate",
     "crl",
     "crl_counter",
+    "ocsp_response",
     "revocation",
     "revocation_counter",
 }

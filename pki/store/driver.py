@@ -198,6 +198,7 @@ class Sql:
             "released_at = NULL, change_seq = excluded.change_seq"
         )
         self.set_status = q("UPDATE certificate SET status = %s WHERE id = %s")
+        self.drop_presigned = q("DELETE FROM ocsp_response WHERE ca_id = %s AND serial_hex = %s")
 
 
 SQLITE = Sql(postgres=False)

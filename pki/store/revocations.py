@@ -115,6 +115,7 @@ def revoke(
     )
     held = reason is RevocationReason.certificate_hold
     tx.run(sql.set_status, ((CertStatus.on_hold if held else CertStatus.revoked).value, cert_id))
+    tx.run(sql.drop_presigned, (ca_id, serial_hex(serial)))  # OCSP answers must say revoked from now on
     return row
 
 

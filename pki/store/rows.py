@@ -170,6 +170,23 @@ class StatusRow:
 
 
 @dataclass(frozen=True, slots=True)
+class PresignedResponse:
+    """A signed OCSP response kept for one certificate and one CertID encoding."""
+
+    ca_id: str
+    serial: int
+    cert_id_der: bytes
+    status: CertStatus
+    """The status the response was signed for: it is stored only while the certificate still has it."""
+    der: bytes
+    this_update: dt.datetime
+    next_update: dt.datetime
+    produced_at: dt.datetime
+    seq: int
+    """The CA's revocation counter read before the status (see ``Store.status_at``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class RevocationRow:
     """A certificate's revocation (or hold) as stored; ``released_at`` is set once a hold is released."""
 

@@ -193,3 +193,22 @@ audit_checkpoint = sa.Table(
     sa.Column("algorithm", sa.String(64), nullable=False),
     sa.Column("signature", sa.LargeBinary, nullable=False),
 )
+
+ocsp_response = sa.Table(
+    "ocsp_response",
+    metadata,
+    sa.Column("ca_id", sa.String(64), sa.ForeignKey("ca.ca_id"), primary_key=True),
+    sa.Column("serial_hex", sa.String(SERIAL_KEY_DIGITS), primary_key=True),
+    sa.Column("cert_id_key", sa.LargeBinary(20), primary_key=True),
+    sa.Column("cert_id_der", sa.LargeBinary, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("der", sa.LargeBinary, nullable=False),
+    sa.Column("this_update", UtcDateTime, nullable=False),
+    sa.Column("next_update", UtcDateTime, nullable=False),
+    sa.Column("produced_at", UtcDateTime, nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Index("ix_ocsp_response_ca_id_next_update", "ca_id", "next_update"),
+)
+"""Pre-signed OCSP responses, one per certificate and CertID encoding (``cert_id_key`` = SHA-1 of the CertID
+DER); ``status`` is the certificate status they were signed for, ``seq`` the CA's revocation counter read
+before it. A revocation, hold or release deletes the certificate's rows in its own transaction."""

@@ -26,7 +26,7 @@ from pki.audit.chain import AuditRecord
 from pki.clock import Clock, SystemClock, ensure_aware
 from pki.errors import DuplicateSerial, InvalidRevocation, UnknownCa, UnknownSerial
 from pki.model import CertStatus, RevocationReason, serial_hex
-from pki.store import auditlog, certs, revocations
+from pki.store import auditlog, certs, presigned, revocations
 from pki.store.boundary import Conflicts, DatabaseFailure, translated
 from pki.store.driver import POSTGRES, SQLITE, Sql, Tx, broken
 from pki.store.engine import DEFAULT_BUSY_TIMEOUT, WRITE, is_postgres, make_engine
@@ -46,6 +46,7 @@ from pki.store.rows import (
     CrlRow,
     LinkKind,
     PendingCert,
+    PresignedResponse,
     RevocationRow,
     RevokedEntry,
     StatusRow,
@@ -84,6 +85,7 @@ class Store:
         pg = is_postgres(engine)
         self._reader = engine.execution_options(isolation_level="AUTOCOMMIT") if pg else engine
         self._sql = POSTGRES if pg else SQLITE
+        self._presigned = presigned.POSTGRES if pg else presigned.SQLITE
         self._head = auditlog.Head()
 
     @classmethod
@@ -161,6 +163,35 @@ class Store:
                 raise
             finally:
                 pooled.close()
+
+    @contextmanager
+    def _raw_read(self) -> Iterator[Any]:
+        """A driver cursor for one-statement reads (the OCSP hot path), in autocommit: each statement sees
+        what was committed before it, with no BEGIN/ROLLBACK round trips. Errors become PkiErrors."""
+        with translated():
+            pooled = self._engine.raw_connection()
+            driver: Any = pooled.driver_connection
+            try:
+                if self._sql.postgres:
+                    driver.autocommit = True
+                    try:
+                        yield driver.cursor()
+                    finally:
+                        if not driver.closed:
+                            driver.autocommit = False
+                else:
+                    yield driver.cursor()
+            except DatabaseFailure:
+                if broken(driver):
+                    pooled.invalidate()
+                raise
+            finally:
+                pooled.close()
+
+    def _run(self, cursor: Any, sql: str, params: tuple[object, ...]) -> Any:
+        if self._sql.postgres:
+            return cursor.execute(sql, params, prepare=True)
+        return cursor.execute(sql, params)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -378,10 +409,16 @@ class Store:
         subject_der: bytes | None = None,
         holder_ref: str | None = None,
         is_ca: bool | None = None,
+        profile: str | None = None,
+        status: CertStatus | None = None,
         limit: int = 1000,
     ) -> list[CertRow]:
-        """A CA's certificates, filtered by subject, holder or CA flag; newest first."""
+        """A CA's certificates, filtered by subject, holder, CA flag, profile or status; newest first."""
         query = sa.select(certificate).where(certificate.c.ca_id == ca_id)
+        if profile is not None:
+            query = query.where(certificate.c.profile == profile)
+        if status is not None:
+            query = query.where(certificate.c.status == status.value)
         if subject_der is not None:
             query = query.where(certificate.c.subject_der == subject_der)
         if holder_ref is not None:
@@ -397,6 +434,70 @@ class Store:
         with self._read() as conn:
             found = conn.execute(certs.STATUS_QUERY, _key(ca_id, serial)).mappings().first()
         return None if found is None else certs.status_row(serial, found)
+
+    # -- OCSP (pki.store.presigned) ----------------------------------------------------------------------
+
+    def status_at(self, ca_id: str, serial: int) -> tuple[StatusRow | None, int]:
+        """A certificate's status and the CA's revocation counter, read in one snapshot: any revocation that
+        the status does not show has a larger counter. UnknownCa for an unknown CA."""
+        sql = self._presigned
+        with self._raw_read() as cursor:
+            row = self._run(cursor, sql.status_at, (serial_hex(serial), ca_id)).fetchone()
+        if row is None:
+            raise UnknownCa(ca_id)
+        return presigned.status_row(serial, row[1:]), int(row[0])
+
+    def revocation_counters(self) -> dict[str, int]:
+        """Every CA's revocation counter (bumped by each revocation, hold and release)."""
+        with self._raw_read() as cursor:
+            return {str(ca_id): int(seq) for ca_id, seq in self._run(cursor, self._presigned.counters, ())}
+
+    def changes_since(self, ca_id: str, seq: int) -> list[tuple[int, int]]:
+        """(serial, counter) of the CA's certificates revoked, held or released after counter ``seq``."""
+        with self._raw_read() as cursor:
+            rows = self._run(cursor, self._presigned.changes, (ca_id, seq)).fetchall()
+        return [(int(key, 16), int(change)) for key, change in rows]
+
+    def save_responses(self, responses: Sequence[PresignedResponse]) -> int:
+        """Keep pre-signed responses, each only while its certificate still has the status it was signed
+        for (a concurrent revocation wins); returns how many were kept. One transaction."""
+        if not responses:
+            return 0
+        sql = self._presigned
+        kept = 0
+        with self._raw_write() as tx:
+            for response in responses:
+                kept += tx.count(sql.save, presigned.save_params(self._sql.time, response))
+        return kept
+
+    def presigned_response(self, ca_id: str, serial: int, cert_id_der: bytes) -> PresignedResponse | None:
+        """The kept response for a certificate and CertID encoding, if any (it may be past nextUpdate)."""
+        key = (ca_id, serial_hex(serial), presigned.cert_id_key(cert_id_der))
+        with self._raw_read() as cursor:
+            row = self._run(cursor, self._presigned.load, key).fetchone()
+        return None if row is None else presigned.response_row(ca_id, serial, row)
+
+    def responses_due(self, ca_id: str, before: dt.datetime, limit: int) -> list[tuple[int, bytes]]:
+        """(serial, CertID DER) of kept responses whose nextUpdate is before ``before``, soonest first."""
+        with self._raw_read() as cursor:
+            rows = self._run(cursor, self._presigned.due, (ca_id, self._sql.time(before), limit)).fetchall()
+        return [(int(serial, 16), bytes(cert_id)) for serial, cert_id in rows]
+
+    def issued_statuses(
+        self, ca_id: str, *, valid_at: dt.datetime, after: int = -1, limit: int = 1000
+    ) -> list[StatusRow]:
+        """A page of the CA's issued certificates still valid at ``valid_at`` (good, revoked or on hold),
+        by serial, starting after serial ``after``: what pre-signing walks through."""
+        start = certs.serial_key(after) if after >= 0 else ""
+        params = (ca_id, start, self._sql.time(valid_at), limit)
+        with self._raw_read() as cursor:
+            rows = self._run(cursor, self._presigned.page, params).fetchall()
+        found = []
+        for row in rows:
+            status = presigned.status_row(int(row[0], 16), row[1:])
+            assert status is not None
+            found.append(status)
+        return found
 
     def link(self, from_id: int, to_id: int, kind: LinkKind, audit: AuditEntry) -> None:
         """Record that two certificates are related (renewal, reissue, pair, link)."""
@@ -451,6 +552,7 @@ class Store:
             if target.status is not CertStatus.on_hold:
                 raise InvalidRevocation(f"serial {serial:x} of CA {ca_id!r} is {target.status}, not on hold")
             revocations.write_release(conn, target, released_at, revocations.bump_change_seq(conn, ca_id))
+            conn.exec_driver_sql(self._presigned.drop, (ca_id, serial_hex(serial)))
             self._audit(conn, audit)
 
     def change_seq(self, ca_id: str) -> int:
