@@ -128,9 +128,12 @@ def test_good_revoked_unknown_each_signed_by_a_delegated_responder(runtime: Ocsp
     assert (answer.outcome, response.certificate_status) == (Outcome.good, pyca_ocsp.OCSPCertStatus.GOOD)
     responder = check_signature(response, ca)
     assert responder.subject.rfc4514_string() == "CN=pub OCSP responder"
-    assert response.responder_key_hash == x509.SubjectKeyIdentifier.from_public_key(
-        responder.public_key()  # type: ignore[arg-type]
-    ).digest
+    assert (
+        response.responder_key_hash
+        == x509.SubjectKeyIdentifier.from_public_key(
+            responder.public_key()  # type: ignore[arg-type]
+        ).digest
+    )
     assert response.next_update_utc - response.this_update_utc == dt.timedelta(minutes=60)
     assert answer.cacheable and answer.signatures == 1
 
