@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
 if TYPE_CHECKING:
+    from ocsp.http import HttpSettings
+    from ocsp.service import OcspSettings
     from pki.runtime import Pki
 
 DISTRIBUTION = "jlis-pki"
@@ -29,27 +33,95 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok", "version": package_version()}
 
 
-def create_app(pki: Pki | None = None, *, crl_period: float = 5.0) -> FastAPI:
-    """Build the ASGI app: health and docs always; with a PKI, its CA certificates and CRLs, kept fresh by a
-    background CRL publisher while the app runs."""
+def create_app(
+    pki: Pki | None = None,
+    *,
+    crl_period: float = 5.0,
+    ocsp: OcspSettings | None = None,
+    http: HttpSettings | None = None,
+    leader: bool = True,
+) -> FastAPI:
+    """Build the ASGI app: health and docs always; with a PKI, its CA certificates and CRLs (kept fresh by a
+    background CRL publisher), the OCSP responder for every CA and its metrics.
+
+    ``leader``: this process runs the background jobs that one process of a home is enough for (the CRL
+    publisher, pre-signing at start); with several workers only one is the leader. Every process watches
+    revocations and renews what it uses."""
     lifespan = None
+    runtime = None
     if pki is not None:
+        from ocsp.service import OcspRuntime, OcspSettings
         from pki.publisher import CrlPublisher
 
-        publisher = CrlPublisher(pki, period=crl_period)
+        publisher = CrlPublisher(pki, period=crl_period) if leader else None
+        settings = ocsp or OcspSettings()
+        if not leader:
+            settings = dataclasses.replace(settings, presign_at_start=False)
+        runtime = OcspRuntime(pki, settings)
 
         @asynccontextmanager
         async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-            publisher.start()
+            if publisher is not None:
+                publisher.start()
+            runtime.start()
             try:
                 yield
             finally:
-                publisher.stop()
+                runtime.stop()
+                if publisher is not None:
+                    publisher.stop()
 
     app = FastAPI(title="jlis-pki", version=package_version(), lifespan=lifespan)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["operations"], summary="Health check")
-    if pki is not None:
+    if pki is not None and runtime is not None:
+        from ocsp.http import HttpSettings, install
+        from ocsp.metrics import OcspMetrics, install_metrics_route
         from pki.http import build_router
 
         app.include_router(build_router(lambda: pki.publications, pki.clock))
+        metrics = OcspMetrics()
+        responder = runtime.responder
+        install(app, lambda: responder, settings=http or HttpSettings(), metrics=metrics, clock=pki.clock)
+        install_metrics_route(app, metrics)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of ``jlis serve --workers N`` (uvicorn's factory): the home and the
+    settings come from the environment the parent set (``JLIS_HOME``, ``JLIS_SERVE_SETTINGS``)."""
+    import json
+    import os
+    from pathlib import Path
+
+    from ocsp.http import HttpSettings
+    from ocsp.service import OcspSettings
+    from pki.runtime import Pki
+
+    config = json.loads(os.environ.get(SETTINGS_ENV, "{}"))
+    pki = Pki.open(Path(os.environ["JLIS_HOME"]))
+    return create_app(
+        pki,
+        ocsp=OcspSettings(**config.get("ocsp", {})),
+        http=HttpSettings(**config.get("http", {})),
+        leader=_elect_leader(Path(os.environ["JLIS_HOME"])),
+    )
+
+
+SETTINGS_ENV = "JLIS_SERVE_SETTINGS"
+_leader_lock: object = None
+
+
+def _elect_leader(home: Path) -> bool:
+    """Whether this worker is the one that runs the home's singleton jobs: the first to lock a file in the
+    home holds it for its lifetime (the lock goes with the process)."""
+    import fcntl
+
+    global _leader_lock
+    handle = (home / ".serve-leader.lock").open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return False
+    _leader_lock = handle
+    return True

@@ -1,5 +1,7 @@
 """``jlis serve``: run the HTTP services: CA certificates and CRLs of the PKI in the home, health and docs."""
 
+import dataclasses
+import json
 import os
 import socket
 import sys
@@ -100,12 +102,34 @@ def serve(
     port: Annotated[
         int, typer.Option(min=0, max=65535, help="TCP port (0 picks a free port).")
     ] = DEFAULT_PORT,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes sharing the port (OCSP throughput).")
+    ] = 1,
+    redis: Annotated[
+        str | None,
+        typer.Option(
+            "--redis",
+            envvar="JLIS_REDIS_URL",
+            show_envvar=True,
+            help="Share cached OCSP responses between processes through Redis (redis://host:6379/0).",
+        ),
+    ] = None,
+    presign: Annotated[
+        bool, typer.Option(help="Pre-sign every valid certificate's OCSP response at start.")
+    ] = True,
+    ocsp_timeout: Annotated[
+        float, typer.Option(min=0.01, help="Seconds an OCSP answer may take before tryLater.")
+    ] = 5.0,
+    max_request_bytes: Annotated[int, typer.Option(min=64, help="Largest OCSP request accepted.")] = 16384,
 ) -> None:
-    """Serve the PKI (CA certificates, CRLs kept fresh, /healthz, /docs); initialises a new home first."""
+    """Serve the PKI (CA certificates, CRLs kept fresh, OCSP, /metrics, /healthz, /docs); initialises a
+    new home first."""
     import uvicorn
 
     from hsm.errors import HsmError
-    from jlis.app import create_app
+    from jlis.app import SETTINGS_ENV, create_app
+    from ocsp.http import HttpSettings
+    from ocsp.service import OcspSettings
     from pki.errors import PkiError
     from pki.runtime import ensure_pki
 
@@ -118,10 +142,31 @@ def serve(
         sock.close()
         raise fail(exc.message) from None
     pki.recover()
-    app = create_app(pki)
+    ocsp = OcspSettings(redis_url=redis, presign_at_start=presign)
+    http = HttpSettings(max_request_bytes=max_request_bytes, timeout_seconds=ocsp_timeout)
     announce(url, home)
     announce_pki(pki, home, url)
-    server = uvicorn.Server(uvicorn.Config(app))
-    server.run(sockets=[sock])
-    if not server.started:
-        raise fail("the server did not start (see the log above)", code=3)
+    if workers == 1:
+        server = uvicorn.Server(uvicorn.Config(create_app(pki, ocsp=ocsp, http=http)))
+        server.run(sockets=[sock])
+        if not server.started:
+            raise fail("the server did not start (see the log above)", code=3)
+        return
+    pki.close()
+    settings = {"ocsp": dataclasses.asdict(ocsp), "http": dataclasses.asdict(http)}
+    os.environ.update({"JLIS_HOME": str(home), SETTINGS_ENV: json.dumps(settings)})
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_directory(home))
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config("jlis.app:app_from_environment", factory=True, workers=workers)
+    Multiprocess(config, sockets=[sock]).run()
+
+
+def metrics_directory(home: Path) -> Path:
+    """A fresh directory where worker processes write their Prometheus values (multiprocess mode)."""
+    import shutil
+
+    directory = home / "run" / "metrics"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, mode=0o700)
+    return directory
