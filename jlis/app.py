@@ -86,6 +86,28 @@ def create_app(
     return app
 
 
+def configure_logging(*, access_log: bool = True) -> None:
+    """Where the service's own logs go: stderr, one line each. The OCSP access log (JSON lines on
+    ``jlis.access``) at INFO when ``access_log``; the rest of ``jlis``, ``ocsp`` and ``pki`` at INFO."""
+    import logging
+    import sys
+
+    plain = logging.StreamHandler(sys.stderr)
+    plain.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+    for name in ("jlis", "ocsp", "pki", "hsm"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(plain)
+            logger.setLevel(logging.INFO)
+    access = logging.getLogger("jlis.access")
+    if not access.handlers:
+        lines = logging.StreamHandler(sys.stderr)
+        lines.setFormatter(logging.Formatter("%(message)s"))
+        access.addHandler(lines)
+    access.propagate = False
+    access.setLevel(logging.INFO if access_log else logging.WARNING)
+
+
 def app_from_environment() -> FastAPI:
     """The app of one worker process of ``jlis serve --workers N`` (uvicorn's factory): the home and the
     settings come from the environment the parent set (``JLIS_HOME``, ``JLIS_SERVE_SETTINGS``)."""
@@ -98,6 +120,7 @@ def app_from_environment() -> FastAPI:
     from pki.runtime import Pki
 
     config = json.loads(os.environ.get(SETTINGS_ENV, "{}"))
+    configure_logging(access_log=config.get("access_log", True))
     pki = Pki.open(Path(os.environ["JLIS_HOME"]))
     return create_app(
         pki,

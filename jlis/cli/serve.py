@@ -121,13 +121,16 @@ def serve(
         float, typer.Option(min=0.01, help="Seconds an OCSP answer may take before tryLater.")
     ] = 5.0,
     max_request_bytes: Annotated[int, typer.Option(min=64, help="Largest OCSP request accepted.")] = 16384,
+    access_log: Annotated[
+        bool, typer.Option(help="Write the OCSP access log (JSON lines on stderr, no request bodies).")
+    ] = True,
 ) -> None:
     """Serve the PKI (CA certificates, CRLs kept fresh, OCSP, /metrics, /healthz, /docs); initialises a
     new home first."""
     import uvicorn
 
     from hsm.errors import HsmError
-    from jlis.app import SETTINGS_ENV, create_app
+    from jlis.app import SETTINGS_ENV, configure_logging, create_app
     from ocsp.http import HttpSettings
     from ocsp.service import OcspSettings
     from pki.errors import PkiError
@@ -146,19 +149,21 @@ def serve(
     http = HttpSettings(max_request_bytes=max_request_bytes, timeout_seconds=ocsp_timeout)
     announce(url, home)
     announce_pki(pki, home, url)
+    configure_logging(access_log=access_log)
     if workers == 1:
-        server = uvicorn.Server(uvicorn.Config(create_app(pki, ocsp=ocsp, http=http)))
+        app = create_app(pki, ocsp=ocsp, http=http)
+        server = uvicorn.Server(uvicorn.Config(app, access_log=False))  # OCSP has its own access log
         server.run(sockets=[sock])
         if not server.started:
             raise fail("the server did not start (see the log above)", code=3)
         return
     pki.close()
-    settings = {"ocsp": dataclasses.asdict(ocsp), "http": dataclasses.asdict(http)}
+    settings = {"ocsp": dataclasses.asdict(ocsp), "http": dataclasses.asdict(http), "access_log": access_log}
     os.environ.update({"JLIS_HOME": str(home), SETTINGS_ENV: json.dumps(settings)})
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_directory(home))
     from uvicorn.supervisors import Multiprocess
 
-    config = uvicorn.Config("jlis.app:app_from_environment", factory=True, workers=workers)
+    config = uvicorn.Config("jlis.app:app_from_environment", factory=True, workers=workers, access_log=False)
     Multiprocess(config, sockets=[sock]).run()
 
 
