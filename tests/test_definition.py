@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
 from hsm import KeyKind
-from pki.definition import load_definition
+from pki.definition import OcspAccess, OcspSigner, load_definition
 from pki.errors import ProfileError
 
 REQUIRED = {
@@ -37,6 +38,13 @@ def test_shipped_definition_declares_the_required_cas_issuers_first() -> None:
     ]
     assert sign.key is KeyKind.RSA2048 and "jpki-sign" in sign.issues
     assert definition.ca("jpki-auth").crl.shards == 16
+    # JPKI's OCSP answers registered verifiers only, refreshed every 15 minutes; LGPKI's is public
+    for jpki in ("jpki-sign", "jpki-auth"):
+        policy = definition.ca(jpki).ocsp
+        assert policy.access is OcspAccess.registered and policy.signer is OcspSigner.delegated
+        assert policy.next_update == dt.timedelta(minutes=15)
+    assert definition.ca("lgpki-app-sub").ocsp.access is OcspAccess.public
+    assert definition.ca("lgpki-org").ocsp.signer is OcspSigner.ca  # it issues no responder certificate
 
 
 MINIMAL = """
@@ -78,6 +86,15 @@ subject = [{ attr = "CN", value = "Root" }]
             "two-letter",
         ),
         (MINIMAL + MINIMAL.split("\n", 3)[3], "ca", "declared twice"),
+        (MINIMAL + 'ocsp = { signer = "delegated" }\n', "ca[0].ocsp.signer", 'add "ocsp-responder"'),
+        (MINIMAL + 'ocsp = { access = "everyone" }\n', "ca[0].ocsp.access", "unknown value 'everyone'"),
+        (
+            MINIMAL + "ocsp = { next_update_minutes = 10, refresh_before_minutes = 10 }\n",
+            "ca[0].ocsp.refresh_before_minutes",
+            "re-sign before nextUpdate",
+        ),
+        (MINIMAL + "ocsp = { next_update_minutes = 0 }\n", "ca[0].ocsp.next_update_minutes", "between"),
+        (MINIMAL + "ocsp = { nonces = true }\n", "ca[0].ocsp.nonces", "did you mean 'nonce'?"),
         (MINIMAL.replace("[[ca]]", "[ca]"), "ca", "must be an array"),
         ("[pki\n", "(syntax)", "fix the TOML syntax"),
     ],

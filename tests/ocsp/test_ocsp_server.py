@@ -269,3 +269,45 @@ def test_metrics_count_outcomes_and_signatures(setup: Setup) -> None:
     assert re.search(r'jlis_ocsp_requests_total\{method="POST",outcome="good"\} [1-9]', text)
     assert re.search(r"jlis_ocsp_signatures_total [1-9]", text)
     assert "jlis_ocsp_request_seconds_bucket" in text and "jlis_ocsp_cache_hit_ratio" in text
+
+
+@pytest.mark.softhsm
+def test_a_softhsm_home_signs_responses_inside_the_token(tmp_path: Path) -> None:
+    """The same responder with every key (CA and delegated responder) in a SoftHSM token."""
+    from ..conftest import need_softhsm
+
+    softhsm = need_softhsm()
+    home = tmp_path / "home"
+    run_jlis("init", "--home", str(home), "--keys", "softhsm", check=True)
+    pki = Pki.open(home)
+    try:
+        ca, root = pki.ca(CA).certificate, pki.ca("lgpki-app-root").certificate
+        good = issue(pki, "hsm.example.jp")
+    finally:
+        pki.close()
+    with serving(home, tmp_path / "logs") as server:
+        setup = Setup(
+            server,
+            pem(tmp_path / "issuer.pem", ca),
+            pem(tmp_path / "chain.pem", ca, root),
+            pem(tmp_path / "good.pem", good),
+            pem(tmp_path / "revoked.pem", good),
+            pem(tmp_path / "unknown.pem", good),
+            (),
+        )
+        for flags in ([], ["-nonce"], ["-sha256"]):
+            output = openssl_ocsp(setup, *flags, "-cert", setup.good)
+            assert "Response verify OK" in output and status_lines(output) == {"good": "good"}, output
+    tool = shutil.which("pkcs11-tool")
+    assert tool is not None, "pkcs11-tool is needed (apt-get install opensc)"
+    listing = subprocess.run(
+        [tool, "--module", softhsm.module, "--token-label", "jlis-ca", "--login", "--pin",
+         (home / "secrets" / "token.pin").read_text().strip(), "--list-objects", "--type", "privkey"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"SOFTHSM2_CONF": str(home / "softhsm" / "softhsm2.conf")},
+    )  # fmt: skip
+    blocks = listing.stdout.split("Private Key Object")
+    responder = [b for b in blocks if re.search(r"label:\s+lgpki-app-sub\.ocsp\.", b)]
+    assert len(responder) == 1 and "never extractable" in responder[0], listing.stdout
