@@ -311,3 +311,30 @@ def test_a_softhsm_home_signs_responses_inside_the_token(tmp_path: Path) -> None
     blocks = listing.stdout.split("Private Key Object")
     responder = [b for b in blocks if re.search(r"label:\s+lgpki-app-sub\.ocsp\.", b)]
     assert len(responder) == 1 and "never extractable" in responder[0], listing.stdout
+
+
+def test_several_worker_processes_answer_and_report_metrics_together(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run_jlis("init", "--home", str(home), check=True)
+    pki = Pki.open(home)
+    try:
+        cert = issue(pki, "workers.example.jp")
+        der = (
+            pyca_ocsp.OCSPRequestBuilder()
+            .add_certificate(cert, pki.ca(CA).certificate, hashes.SHA1())
+            .build()
+            .public_bytes(serialization.Encoding.DER)
+        )
+    finally:
+        pki.close()
+    with serving(home, tmp_path / "logs", "--workers", "2") as server, httpx.Client() as client:
+        for _ in range(20):  # new connections: the kernel spreads them over both workers
+            answer = client.post(f"{server.url}/ocsp", content=der, headers={"Connection": "close"})
+            assert answer.status_code == 200
+            assert pyca_ocsp.load_der_ocsp_response(answer.content).certificate_status.name == "GOOD"
+        text = client.get(f"{server.url}/metrics").text
+        found = re.search(r'^jlis_ocsp_requests_total\{method="POST",outcome="good"\} (\S+)$', text, re.M)
+        assert found is not None and float(found[1]) == 20.0, text  # summed over the workers
+    log = (tmp_path / "logs" / "err.txt").read_text()
+    assert len(re.findall(r'^\{"time":.*"route":"/ocsp"', log, re.M)) == 20  # one access line each
+    assert base64.b64encode(der).decode()[:20] not in log
