@@ -278,21 +278,41 @@ def test_a_softhsm_home_signs_responses_inside_the_token(tmp_path: Path) -> None
 
     softhsm = need_softhsm()
     home = tmp_path / "home"
+    # Everything through child processes: opening a SoftHSM home here would point this test process's
+    # PKCS#11 module at the home's token instead of the test session's.
     run_jlis("init", "--home", str(home), "--keys", "softhsm", check=True)
-    pki = Pki.open(home)
-    try:
-        ca, root = pki.ca(CA).certificate, pki.ca("lgpki-app-root").certificate
-        good = issue(pki, "hsm.example.jp")
-    finally:
-        pki.close()
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "hsm.example.jp")]))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("hsm.example.jp")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "req.pem").write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+    good = tmp_path / "good.pem"
+    issue_args = (
+        "--ca",
+        CA,
+        "--profile",
+        "tls-server",
+        "--csr",
+        str(tmp_path / "req.pem"),
+        "--out",
+        str(good),
+    )
+    run_jlis("ca", "issue", "--home", str(home), *issue_args, check=True)
     with serving(home, tmp_path / "logs") as server:
+        ca, root = (
+            x509.load_der_x509_certificate(httpx.get(f"{server.url}/ca/{name}.cer").content)
+            for name in (CA, "lgpki-app-root")
+        )
         setup = Setup(
             server,
             pem(tmp_path / "issuer.pem", ca),
             pem(tmp_path / "chain.pem", ca, root),
-            pem(tmp_path / "good.pem", good),
-            pem(tmp_path / "revoked.pem", good),
-            pem(tmp_path / "unknown.pem", good),
+            good,
+            good,
+            good,
             (),
         )
         for flags in ([], ["-nonce"], ["-sha256"]):
