@@ -9,6 +9,7 @@ process of the home finds and uses the newest one; whichever process sees it due
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import threading
 from dataclasses import dataclass
 
@@ -97,7 +98,8 @@ class Credentials:
     def _issue(self, ca: ServedCa) -> ResponderCredential:
         """A new responder key in the home's backend and a certificate for it from the CA."""
         authority = self._pki.ca(ca.ca_id)
-        label = f"{ca.ca_id}.ocsp.{self._pki.clock.now():%Y%m%dT%H%M%S%f}"
+        # unique even when several responder processes renew in the same second (the clock has no fractions)
+        label = f"{ca.ca_id}.ocsp.{self._pki.clock.now():%Y%m%dT%H%M%S}.{secrets.token_hex(4)}"
         signer = self._pki.key(label, KeyKind.of(authority.signer.public_key))
         request = IssueRequest(
             RESPONDER_PROFILE,

@@ -247,6 +247,8 @@ class _Endpoints:
             answer = service.cached(der, requester)
             if answer is not None:
                 return answer
+            if service.local:
+                return service.answer(der, requester)
             future = asyncio.get_running_loop().run_in_executor(self._pool, service.answer, der, requester)
             try:
                 return await asyncio.wait_for(future, self._settings.timeout_seconds)

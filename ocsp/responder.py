@@ -43,6 +43,7 @@ from ocsp.response import (
 )
 from pki.definition import OcspAccess
 from pki.errors import PkiError
+from pki.home import KeyMode
 from pki.model import CertStatus
 from pki.runtime import Pki
 from pki.store import PresignedResponse, StatusRow
@@ -82,6 +83,14 @@ class Responder:
         self.index = IssuerIndex(ServedCa.of(ca.id, ca.certificate, ca.definition.ocsp) for ca in pki.cas())
         self.credentials = Credentials(pki)
         self.keeper = keeper
+        self._local = (
+            pki.config.keys is KeyMode.file and pki.store.url.startswith("sqlite") and not cache.shared
+        )
+
+    @property
+    def local(self) -> bool:
+        """No answer can wait on the network: SQLite, software keys, no Redis (``OcspService.local``)."""
+        return self._local
 
     # -- OcspService ---------------------------------------------------------------------------------------
 

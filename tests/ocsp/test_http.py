@@ -77,12 +77,15 @@ class FakeService:
     block: bool = False
     seen: list[tuple[bytes, Requester]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
+    local: bool = False
+    threads: list[str] = field(default_factory=list)
 
     def cached(self, request_der: bytes, requester: Requester) -> Answer | None:
         self.seen.append((request_der, requester))
         return self.in_memory
 
     def answer(self, request_der: bytes, requester: Requester) -> Answer:
+        self.threads.append(threading.current_thread().name)
         if self.fail:
             raise RuntimeError("the store is on fire")
         if self.block:
@@ -510,3 +513,12 @@ def test_real_server_decodes_paths_and_limits_bodies(real_server: str, service: 
         assert chunked.status_code == 413
         assert status_of(client.get("/ocsp/not*base64")) is STATUS.MALFORMED_REQUEST
         assert client.put("/ocsp", content=REQUEST).status_code == 405
+
+
+@pytest.mark.parametrize("local", [True, False])
+def test_local_services_answer_on_the_event_loop_others_in_worker_threads(local: bool) -> None:
+    service = FakeService(local=local)
+    responder = make_responder(service, HttpSettings())
+    assert responder.client.post("/ocsp", content=REQUEST).content == service.answer_to_give.der
+    assert len(service.threads) == 1
+    assert service.threads[0].startswith("ocsp-answer") is not local
