@@ -1,0 +1,116 @@
+"""The card's key token: where its two key pairs are generated and used. One token per card.
+
+:class:`CardToken` is the seam: the card asks for a key pair per slot, the public keys, and raw PKCS#1 v1.5
+signatures over the DigestInfo a client sends. :class:`FileCardToken` keeps the keys in an ``hsm`` software
+key store (``file:``) in the card's directory; a SoftHSM token (``pkcs11:``, ``CKM_RSA_PKCS``) fits the same
+protocol once ``hsm`` signs raw payloads (see ``jpki.card.rawsign``).
+
+[I] The key store's passphrase is a random per-card secret in ``token.secret`` next to it (0600): on the
+real chip the PIN guards the *use* of a key, not its storage, and so it is here; the PIN is checked by the
+card before the token is asked to sign.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable
+from typing import Protocol
+from urllib.parse import quote
+
+from hsm import KeyBackend, KeyKind, PublicKey, Signer, open_backend
+from hsm.secrets import read_pin_source
+from jpki.card.rawsign import RawPkcs1Key
+from jpki.card.slots import KeySlot
+from jpki.card.store import CardDirectory
+
+KEY_KIND = KeyKind.RSA2048
+"""JPKI keys are RSA-2048, e = 65537 (jpki-facts §1 [V])."""
+KEY_LABELS: dict[KeySlot, str] = {KeySlot.SIGNING: "jpki-signing", KeySlot.AUTH: "jpki-auth"}
+
+
+class CardToken(Protocol):
+    """The card's key custody, one key pair per slot. Private keys never leave it."""
+
+    kind: str
+    """The name the card's state records, to reopen the same kind of token."""
+
+    @property
+    def description(self) -> str:
+        """How messages name the token (never with a secret)."""
+        ...
+
+    def generate(self, slot: KeySlot) -> PublicKey:
+        """Generate the slot's RSA-2048 key pair inside the token; an existing key is hsm's KeyExists."""
+        ...
+
+    def public_key(self, slot: KeySlot) -> PublicKey: ...
+
+    def signer(self, slot: KeySlot) -> Signer:
+        """The slot's key as an ``hsm`` Signer (hash-and-sign), for code that signs whole messages."""
+        ...
+
+    def sign_pkcs1(self, slot: KeySlot, payload: bytes) -> bytes:
+        """PKCS#1 v1.5 over ``payload`` as given (a DigestInfo): what the card's SIGN command does."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class FileCardToken:
+    """A card token over an ``hsm`` software key store in the card's directory."""
+
+    kind = "file"
+
+    def __init__(self, card_dir: CardDirectory, backend: KeyBackend) -> None:
+        self._card_dir = card_dir
+        self._backend = backend
+        self._raw: dict[KeySlot, RawPkcs1Key] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def create(cls, card_dir: CardDirectory) -> FileCardToken:
+        """Make the key store of a new card, with a fresh random passphrase."""
+        card_dir.write_secret(card_dir.token_secret, secrets.token_urlsafe(32))
+        return cls.open(card_dir)
+
+    @classmethod
+    def open(cls, card_dir: CardDirectory) -> FileCardToken:
+        uri = "file:" + quote(str(card_dir.token_dir))
+        return cls(card_dir, open_backend(uri, pin_source=card_dir.token_secret))
+
+    @property
+    def description(self) -> str:
+        return f"card {self._card_dir.card_id} token ({self._backend.description})"
+
+    def generate(self, slot: KeySlot) -> PublicKey:
+        return self._backend.generate(KEY_LABELS[slot], KEY_KIND).public_key
+
+    def public_key(self, slot: KeySlot) -> PublicKey:
+        return self._backend.public_key(KEY_LABELS[slot])
+
+    def signer(self, slot: KeySlot) -> Signer:
+        return self._backend.signer(KEY_LABELS[slot])
+
+    def sign_pkcs1(self, slot: KeySlot, payload: bytes) -> bytes:
+        return self._raw_key(slot).sign(payload)
+
+    def close(self) -> None:
+        with self._lock:
+            self._raw.clear()
+        self._backend.close()
+
+    def _raw_key(self, slot: KeySlot) -> RawPkcs1Key:
+        with self._lock:
+            key = self._raw.get(slot)
+        if key is None:
+            passphrase = read_pin_source(self._card_dir.token_secret)
+            key = RawPkcs1Key.load(self._card_dir.token_dir, KEY_LABELS[slot], passphrase)
+            with self._lock:
+                self._raw[slot] = key
+        return key
+
+
+TokenOpener = Callable[[CardDirectory], CardToken]
+TOKEN_KINDS: dict[str, tuple[TokenOpener, TokenOpener]] = {"file": (FileCardToken.create, FileCardToken.open)}
+"""Token kinds by the name a card's state records: (create for a new card, open for an existing one)."""
