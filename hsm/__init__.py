@@ -7,7 +7,9 @@ Everything above this package signs through a :class:`Signer`; nothing above it 
         signer = backend.generate("ca-2026", KeyKind.P256)
         signature = signer.sign(b"tbs bytes")
 
-pyca/cryptography's builders sign through :func:`as_private_key` (or :func:`builder_arguments`).
+pyca/cryptography's builders sign through :func:`as_private_key` (or :func:`builder_arguments`). Code that
+signs a payload it built itself (a card's DigestInfo) uses raw PKCS#1 v1.5 on RSA keys, which both backends'
+Signers offer: ``raw_pkcs1(signer).sign_pkcs1_raw(digest_info)`` (:class:`RawPkcs1Signer`).
 """
 
 from hsm.adapter import as_private_key, builder_arguments
@@ -21,6 +23,7 @@ from hsm.errors import (
     KeyNotExtractable,
     KeyNotFound,
     MechanismUnsupported,
+    PayloadLengthInvalid,
     PinIncorrect,
     PinLocked,
     PinMissing,
@@ -28,7 +31,7 @@ from hsm.errors import (
     TokenNotFound,
 )
 from hsm.secrets import Secret
-from hsm.signer import Signer
+from hsm.signer import RawPkcs1Signer, Signer, raw_pkcs1
 from hsm.uri import FileKeyUri, KeyUri, Pkcs11KeyUri, parse_key_uri
 
 __all__ = [
@@ -45,11 +48,13 @@ __all__ = [
     "KeyNotFound",
     "KeyUri",
     "MechanismUnsupported",
+    "PayloadLengthInvalid",
     "PinIncorrect",
     "PinLocked",
     "PinMissing",
     "Pkcs11KeyUri",
     "PublicKey",
+    "RawPkcs1Signer",
     "Scheme",
     "Secret",
     "SignatureAlgorithm",
@@ -62,5 +67,6 @@ __all__ = [
     "open_backend",
     "open_signer",
     "parse_key_uri",
+    "raw_pkcs1",
     "verify_signature",
 ]

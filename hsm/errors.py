@@ -90,6 +90,15 @@ class MechanismUnsupported(HsmError):
         self.mechanism = mechanism
 
 
+class PayloadLengthInvalid(HsmError):
+    """A raw PKCS#1 v1.5 payload that is empty or longer than the key leaves room for (k - 11 octets)."""
+
+    def __init__(self, length: int, maximum: int) -> None:
+        super().__init__(f"cannot sign a {length}-byte raw PKCS#1 v1.5 payload: give 1 to {maximum} bytes")
+        self.length = length
+        self.maximum = maximum
+
+
 class TokenBusy(HsmError):
     """Every session of the pool stayed busy for the whole wait, or the token refused another session."""
 

@@ -25,10 +25,19 @@ if TYPE_CHECKING:
 from hsm.algorithms import KeyKind, PublicKey, SignatureAlgorithm
 from hsm.backend import KeyInfo, check_new_label
 from hsm.errors import HsmError, KeyExists, KeyNotFound, PinMissing, TokenNotFound
-from hsm.p11_keys import SignPlan, ec_params, kind_of_object, public_key_of, sign_plan, signing_key_template
+from hsm.p11_keys import (
+    SignPlan,
+    ec_params,
+    kind_of_object,
+    public_key_of,
+    raw_pkcs1_plan,
+    sign_plan,
+    signing_key_template,
+)
 from hsm.p11_module import default_module, load_module, translate
 from hsm.p11_pool import POOLS, SessionPool
 from hsm.secrets import PKCS11_PIN_ENV, Secret, resolve_secret
+from hsm.signer import check_raw_pkcs1
 from hsm.uri import Pkcs11KeyUri
 
 DEFAULT_MAX_SESSIONS = 16
@@ -110,7 +119,16 @@ class Pkcs11Signer:
 
     def sign(self, data: bytes) -> bytes:
         plan = self._plan
-        payload = plan.payload(data)
+        return plan.finish(self._on_token(plan.payload(data), plan))
+
+    def sign_pkcs1_raw(self, payload: bytes) -> bytes:
+        """PKCS#1 v1.5 over ``payload`` as given (``CKM_RSA_PKCS``), see :class:`hsm.RawPkcs1Signer`."""
+        check_raw_pkcs1(self._public, payload)
+        plan = raw_pkcs1_plan(self._pool.mechanisms(), self._pool.where)
+        return plan.finish(self._on_token(payload, plan))
+
+    def _on_token(self, payload: bytes, plan: SignPlan) -> bytes:
+        """One C_Sign on a session of the pool that no other thread uses meanwhile."""
         pool = self._pool
         pooled = pool.acquire()
         try:
@@ -122,7 +140,7 @@ class Pkcs11Signer:
             raise translate(exc, where=pool.where, operation=f"signing with {self._label!r}") from None
         finally:
             pool.release(pooled)
-        return plan.finish(raw)
+        return raw
 
     def _find_key(self, session: pkcs11.Session) -> Any:
         return find_private_key(session, self._key_ref, self._pool.where)

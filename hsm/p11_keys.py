@@ -171,3 +171,10 @@ def sign_plan(algorithm: SignatureAlgorithm, available: frozenset[Mechanism], wh
     if raw in available:
         return SignPlan(raw, param, hash_name, digest_info=scheme is Scheme.RSA_PKCS1V15, der_ecdsa=ecdsa)
     raise MechanismUnsupported(algorithm.name, f"{where} offers neither {combined.name} nor {raw.name}")
+
+
+def raw_pkcs1_plan(available: frozenset[Mechanism], where: str) -> SignPlan:
+    """Raw PKCS#1 v1.5: the payload goes to ``CKM_RSA_PKCS`` as it is (the token pads, nothing hashes)."""
+    if Mechanism.RSA_PKCS not in available:
+        raise MechanismUnsupported("raw PKCS#1 v1.5", f"{where} does not offer {Mechanism.RSA_PKCS.name}")
+    return SignPlan(Mechanism.RSA_PKCS, None, None, digest_info=False, der_ecdsa=False)

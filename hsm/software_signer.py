@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import NoDigestInfo
 
 from hsm.algorithms import KeyKind, PublicKey, SignatureAlgorithm
 from hsm.errors import MechanismUnsupported
+from hsm.signer import RAW_PKCS1, check_raw_pkcs1
 
 
 class SoftwareSigner:
@@ -40,6 +42,14 @@ class SoftwareSigner:
 
     def with_algorithm(self, algorithm: SignatureAlgorithm) -> SoftwareSigner:
         return SoftwareSigner(self._key, self._label, algorithm)
+
+    def sign_pkcs1_raw(self, payload: bytes) -> bytes:
+        """PKCS#1 v1.5 over ``payload`` as given (pyca's ``NoDigestInfo``), as :class:`hsm.RawPkcs1Signer`."""
+        check_raw_pkcs1(self._public, payload)
+        key = self._key
+        if not isinstance(key, rsa.RSAPrivateKey):  # check_raw_pkcs1 refused EC keys; this narrows the type
+            raise MechanismUnsupported(RAW_PKCS1, "needs an RSA key")
+        return key.sign(payload, padding.PKCS1v15(), NoDigestInfo())
 
     def __repr__(self) -> str:
         return f"SoftwareSigner(label={self._label!r}, algorithm={self._algorithm.name})"

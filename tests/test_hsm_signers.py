@@ -6,6 +6,7 @@ Each signature is checked twice, by pyca and by ``openssl dgst -verify``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
@@ -21,12 +22,14 @@ from hsm import (
     HashName,
     KeyBackend,
     KeyKind,
+    PayloadLengthInvalid,
     Scheme,
     SignatureAlgorithm,
     Signer,
     as_private_key,
     builder_arguments,
     open_backend,
+    raw_pkcs1,
     verify_signature,
 )
 from hsm.errors import KeyNotExtractable, MechanismUnsupported
@@ -283,3 +286,66 @@ def test_signer_from_backend_matches_generated_key(keys: Keys) -> None:
     assert keys.backend.public_key(generated.label) == generated.public_key
     listed = {info.label: info for info in keys.backend.list_keys()}
     assert listed[generated.label].kind is KeyKind.P256
+
+
+# -- raw PKCS#1 v1.5 (a card's DigestInfo) ----------------------------------------------------------------
+
+SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")  # RFC 8017 §9.2 note 1
+
+
+@pytest.mark.parametrize("kind", [KeyKind.RSA2048, KeyKind.RSA3072], ids=lambda k: k.value)
+def test_raw_pkcs1_signs_a_digest_info_as_given(
+    keys: Keys, kind: KeyKind, openssl: str, tmp_path: Path
+) -> None:
+    signer = raw_pkcs1(keys.signer(kind).with_algorithm(SignatureAlgorithm(Scheme.RSA_PSS, HashName.SHA384)))
+    data = b"signed by the card holder"
+    digest = hashlib.sha256(data).digest()
+    signature = signer.sign_pkcs1_raw(SHA256_DIGEST_INFO + digest)
+    public = signer.public_key
+    assert isinstance(public, rsa.RSAPublicKey)
+    # the bound (PSS) algorithm plays no part: this is sha256WithRSAEncryption over ``data``
+    public.verify(signature, digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+    assert verify_signature(public, SignatureAlgorithm(Scheme.RSA_PKCS1V15, HashName.SHA256), data, signature)
+    _openssl_verify(openssl, tmp_path, signer, SignatureAlgorithm.default_for(kind), data, signature)
+
+
+def test_raw_pkcs1_signs_any_payload_that_fits(keys: Keys) -> None:
+    signer = raw_pkcs1(keys.signer(KeyKind.RSA2048))
+    public = signer.public_key
+    assert isinstance(public, rsa.RSAPublicKey)
+    for payload in (b"\x01", b"\xab" * 245):
+        signature = signer.sign_pkcs1_raw(payload)
+        public.verify(signature, payload, padding.PKCS1v15(), utils.NoDigestInfo())
+
+
+@pytest.mark.parametrize("length", [0, 246, 300])
+def test_raw_pkcs1_refuses_what_the_padding_cannot_hold(keys: Keys, length: int) -> None:
+    signer = raw_pkcs1(keys.signer(KeyKind.RSA2048))
+    with pytest.raises(PayloadLengthInvalid) as caught:
+        signer.sign_pkcs1_raw(b"\x01" * length)
+    assert (caught.value.length, caught.value.maximum) == (length, 256 - 11)
+
+
+def test_raw_pkcs1_refuses_ec_keys(keys: Keys) -> None:
+    signer = raw_pkcs1(keys.signer(KeyKind.P256))
+    with pytest.raises(MechanismUnsupported, match="needs an RSA key"):
+        signer.sign_pkcs1_raw(SHA256_DIGEST_INFO + bytes(32))
+
+
+def test_raw_pkcs1_is_refused_for_a_signer_without_it(keys: Keys) -> None:
+    class HashOnly:
+        """A Signer stand-in that only hashes and signs."""
+
+        def __init__(self, real: Signer) -> None:
+            self.public_key = real.public_key
+            self.algorithm = real.algorithm
+            self.label = real.label
+
+        def sign(self, data: bytes) -> bytes:
+            raise AssertionError("not used")
+
+        def with_algorithm(self, algorithm: SignatureAlgorithm) -> Signer:
+            raise AssertionError("not used")
+
+    with pytest.raises(MechanismUnsupported, match="HashOnly does not offer it"):
+        raw_pkcs1(HashOnly(keys.signer(KeyKind.RSA2048)))

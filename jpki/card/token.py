@@ -2,8 +2,8 @@
 
 :class:`CardToken` is the seam: the card asks for a key pair per slot, the public keys, and raw PKCS#1 v1.5
 signatures over the DigestInfo a client sends. :class:`FileCardToken` keeps the keys in an ``hsm`` software
-key store (``file:``) in the card's directory; a SoftHSM token (``pkcs11:``, ``CKM_RSA_PKCS``) fits the same
-protocol once ``hsm`` signs raw payloads (see ``jpki.card.rawsign``).
+key store (``file:``) in the card's directory and signs through ``hsm``'s raw PKCS#1 v1.5 operation
+(:class:`hsm.RawPkcs1Signer`), which a SoftHSM token (``pkcs11:``, ``CKM_RSA_PKCS``) offers as well.
 
 [I] The key store's passphrase is a random per-card secret in ``token.secret`` next to it (0600): on the
 real chip the PIN guards the *use* of a key, not its storage, and so it is here; the PIN is checked by the
@@ -18,9 +18,17 @@ from collections.abc import Callable
 from typing import Protocol
 from urllib.parse import quote
 
-from hsm import KeyBackend, KeyKind, PublicKey, Signer, open_backend
-from hsm.secrets import read_pin_source
-from jpki.card.rawsign import RawPkcs1Key
+from hsm import (
+    KeyBackend,
+    KeyKind,
+    PayloadLengthInvalid,
+    PublicKey,
+    RawPkcs1Signer,
+    Signer,
+    open_backend,
+    raw_pkcs1,
+)
+from jpki.card.errors import SignInputInvalid
 from jpki.card.slots import KeySlot
 from jpki.card.store import CardDirectory
 
@@ -65,7 +73,7 @@ class FileCardToken:
     def __init__(self, card_dir: CardDirectory, backend: KeyBackend) -> None:
         self._card_dir = card_dir
         self._backend = backend
-        self._raw: dict[KeySlot, RawPkcs1Key] = {}
+        self._raw: dict[KeySlot, RawPkcs1Signer] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -93,22 +101,24 @@ class FileCardToken:
         return self._backend.signer(KEY_LABELS[slot])
 
     def sign_pkcs1(self, slot: KeySlot, payload: bytes) -> bytes:
-        return self._raw_key(slot).sign(payload)
+        try:
+            return self._raw_signer(slot).sign_pkcs1_raw(payload)
+        except PayloadLengthInvalid as exc:
+            raise SignInputInvalid(exc.length, exc.maximum) from None
 
     def close(self) -> None:
         with self._lock:
             self._raw.clear()
         self._backend.close()
 
-    def _raw_key(self, slot: KeySlot) -> RawPkcs1Key:
+    def _raw_signer(self, slot: KeySlot) -> RawPkcs1Signer:
         with self._lock:
-            key = self._raw.get(slot)
-        if key is None:
-            passphrase = read_pin_source(self._card_dir.token_secret)
-            key = RawPkcs1Key.load(self._card_dir.token_dir, KEY_LABELS[slot], passphrase)
+            signer = self._raw.get(slot)
+        if signer is None:
+            signer = raw_pkcs1(self._backend.signer(KEY_LABELS[slot]))
             with self._lock:
-                self._raw[slot] = key
-        return key
+                self._raw[slot] = signer
+        return signer
 
 
 TokenOpener = Callable[[CardDirectory], CardToken]
