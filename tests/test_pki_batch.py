@@ -83,8 +83,10 @@ def test_each_certificate_of_a_sharded_batch_points_at_its_own_shard(pki: Pki) -
     shards = ca.definition.crl.shards
     assert shards > 1
     key = rsa.generate_private_key(65537, 2048).public_key()  # JPKI card keys are RSA-2048
+    holder = {"birth_date": "1990-01-02"}  # the birthday validity rule needs it
     requests = [
-        IssueRequest("jpki-auth", public_key=key, subject={"CN": f"OPAQUE{i:04d}"}) for i in range(20)
+        IssueRequest("jpki-auth", public_key=key, subject={"CN": f"OPAQUE{i:04d}"}, attributes=holder)
+        for i in range(20)
     ]
     for cert in ca.issue_requests(requests, actor="tester"):
         points = cert.extensions.get_extension_for_oid(ExtensionOID.CRL_DISTRIBUTION_POINTS).value

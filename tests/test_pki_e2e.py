@@ -153,11 +153,21 @@ def test_issued_certificates_lint_clean(served: RunningServer, tmp_path: Path) -
         str(pub),
         "--subject",
         "CN=ABCDEFGHIJ0123456789XYZ,C=JP",
+        "--attribute",
+        "birth_date=1990-01-02",
         "--out",
         str(out),
     )
     assert result.returncode == 0, result.stderr
     lint("lint_pkix_cert", "-s", "WARNING", str(out))
+    # until the holder's 5th birthday after issuance (the JPKI rule), 23:59:59 JST
+    issued = x509.load_pem_x509_certificate(out.read_bytes())
+    assert issued.not_valid_after_utc.strftime("%m-%d %H:%M:%S") == "01-02 14:59:59"
+    refused = run_jlis(
+        "ca", "issue", "--home", str(served.home), "--ca", "jpki-auth", "--profile", "jpki-auth",
+        "--pubkey", str(pub), "--subject", "CN=ABCDEFGHIJ0123456789XYZ,C=JP", "--out", str(out),
+    )  # fmt: skip
+    assert refused.returncode != 0 and "birth_date" in refused.stderr
     assert key is not None
 
 
@@ -252,7 +262,9 @@ def test_shard_crls_list_exactly_their_revoked_serials(served: RunningServer, tm
         key = rsa.generate_private_key(65537, 2048).public_key()
         serials = []
         for n in range(40):
-            request = IssueRequest(profile="jpki-auth", public_key=key, subject={"CN": f"SHARDTEST{n:014d}"})
+            subject = {"CN": f"SHARDTEST{n:014d}"}
+            holder = {"birth_date": "1990-01-02"}
+            request = IssueRequest(profile="jpki-auth", public_key=key, subject=subject, attributes=holder)
             serials.append(ca.issue_request(request, actor="test").serial_number)
         revoked = set(serials[::3])
         for serial in revoked:

@@ -37,6 +37,7 @@ FOUR = {
     f"{PD}.{i}": v
     for i, v in enumerate(["山田　太郎", "00000", "1", "419900102", "東京都千代田区", "0000000"], 1)
 }
+HOLDER = {"birth_date": "1990-01-02"}  # as in FOUR: JPKI certificates run to the 5th birthday after issuance
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ def issue(
     *,
     san: tuple[x509.GeneralName, ...] = (),
     other_names: Mapping[str, str] | None = None,
+    attributes: Mapping[str, str] | None = None,
 ) -> x509.Certificate:
     """What the CA engine does with a profile: check, build, then sign through the Signer.
     ``issuer`` is the issuing CA, or the Signer of a self-signed certificate."""
@@ -71,6 +73,7 @@ def issue(
             issuer_not_after=issuer.cert.not_valid_after_utc,
             san=san,
             other_names=other_names or {},
+            attributes=attributes or {},
         )
     else:
         signer = issuer
@@ -126,8 +129,9 @@ def certificates(root: Issuer, backend: hsm.KeyBackend) -> dict[str, x509.Certif
             rsa_key,
             root,
             other_names=FOUR,
+            attributes=HOLDER,
         ),
-        "jpki-auth": issue(PROFILES["jpki-auth"], {"CN": opaque}, rsa_key, root),
+        "jpki-auth": issue(PROFILES["jpki-auth"], {"CN": opaque}, rsa_key, root, attributes=HOLDER),
         "jpki-sign-ca": issue(PROFILES["jpki-sign-ca"], {}, jpki_ca.public_key, jpki_ca),
         "jpki-auth-ca": issue(PROFILES["jpki-auth-ca"], {}, jpki_ca.public_key, jpki_ca),
     }
@@ -177,11 +181,12 @@ def test_root_is_self_signed_with_the_root_profile(root: Issuer) -> None:
 
 
 def test_validity_is_aligned_to_jst_days(certificates: dict[str, x509.Certificate]) -> None:
-    aligned = {"root-ca": 2046, "sub-ca": 2036, "cross-ca": 2036, "jpki-sign": 2031, "jpki-auth": 2031}
-    for name, year in aligned.items():
+    aligned = {"root-ca": (2046, 11, 25), "sub-ca": (2036, 11, 25), "cross-ca": (2036, 11, 25)}
+    aligned |= {"jpki-sign": (2031, 1, 2), "jpki-auth": (2031, 1, 2)}  # HOLDER's 5th birthday after issuance
+    for name, (year, month, day) in aligned.items():
         cert = certificates[name]
         assert cert.not_valid_before_utc == dt.datetime(2026, 11, 25, 15, 0, 0, tzinfo=dt.UTC), name
-        assert cert.not_valid_after_utc == dt.datetime(year, 11, 25, 14, 59, 59, tzinfo=dt.UTC), name
+        assert cert.not_valid_after_utc == dt.datetime(year, month, day, 14, 59, 59, tzinfo=dt.UTC), name
     ocsp = certificates["ocsp-responder"]
     assert ocsp.not_valid_after_utc - ocsp.not_valid_before_utc == dt.timedelta(days=7, seconds=-1)
 

@@ -1,5 +1,5 @@
 """Validity: alignment to JST days as the real JPKI / LGPKI CA certificates show it, the issuer cap, and the
-rule registry that the JPKI birthday rule will plug into."""
+rule registry (the built-in JPKI ``birthday`` rule is tested in tests/jpki/test_validity.py)."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def test_the_table_matches_the_reference_files(case: tuple[str, str, str, str, s
 def test_shipped_ee_profiles_align_to_jst_days_with_a_fixed_clock() -> None:
     clock = FixedClock(utc("2026-11-26T03:04:05"))  # 12:04:05 JST
     sign = shipped_profiles()["jpki-sign"]
-    not_before, not_after = sign.validity(context(clock.now()))
+    not_before, not_after = sign.validity(context(clock.now(), attributes={"birth_date": "1990-11-25"}))
     assert (not_before, not_after) == (utc("2026-11-25T15:00:00"), utc("2031-11-25T14:59:59"))
     assert not_before.astimezone(JST).time() == dt.time(0, 0, 0)
     assert not_after.astimezone(JST).time() == dt.time(23, 59, 59)
@@ -232,6 +232,6 @@ def test_rule_parameters_are_validated_by_the_rule(tmp_path: Path) -> None:
 
 
 def test_rules_are_registered_once() -> None:
-    assert {"fixed", "test-until-birthday"} <= set(validity_rules())
+    assert {"fixed", "birthday", "test-until-birthday"} <= set(validity_rules())
     with pytest.raises(ValueError, match="already registered"):
         register_validity_rule("fixed", _until_birthday)

@@ -84,6 +84,13 @@ def ca_issue(
         str | None, typer.Option("--subject", help="Subject DN, RFC 4514 (e.g. CN=x,O=y,C=JP).")
     ] = None,
     holder: Annotated[str | None, typer.Option("--holder", help="Opaque holder reference.")] = None,
+    attribute: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--attribute",
+            help="Holder data a validity rule reads, KEY=VALUE, repeatable (e.g. birth_date=1990-01-02).",
+        ),
+    ] = None,
     home: HomeOpt = DEFAULT_HOME,
     as_json: JsonOpt = False,
 ) -> None:
@@ -95,12 +102,19 @@ def ca_issue(
 
     if (csr is None) == (pubkey is None):
         raise fail("give exactly one of --csr FILE or --pubkey FILE")
+    attributes: dict[str, str] = {}
+    for item in attribute or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise fail(f"--attribute {item!r}: write KEY=VALUE, e.g. birth_date=1990-01-02")
+        attributes[key.strip()] = value.strip()
     request = IssueRequest(
         profile=profile,
         csr=read_csr(csr) if csr else None,
         public_key=read_public_key(pubkey) if pubkey else None,
         subject=read_subject(subject) if subject else None,
         holder_ref=holder,
+        attributes=attributes,
     )
     with opened(home) as pki:
         certificate = pki.ca(ca_id).issue_request(request, actor=actor())

@@ -1,5 +1,6 @@
-"""Validity periods: a small registry of rules (a fixed period built in; JPKI adds "until the Nth birthday")
-and the alignment of notBefore / notAfter to local times of day (JPKI and LGPKI: 00:00:00 / 23:59:59 JST).
+"""Validity periods: a small registry of rules (built in: a fixed period, and "until the Nth birthday after
+issuance" for JPKI) and the alignment of notBefore / notAfter to local times of day (JPKI and LGPKI:
+00:00:00 / 23:59:59 JST).
 
 A rule returns the *end of the period*, an exclusive instant; the profile turns it into notAfter, the last
 second of the period (RFC 5280 §4.1.2.5: the validity period runs from notBefore through notAfter,
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -111,6 +113,145 @@ def _check_fixed(table: Table) -> None:
 
 
 register_validity_rule("fixed", _fixed, params=_check_fixed)
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _birthday(request: ValidityRequest) -> dt.datetime:
+    """The built-in ``birthday`` rule: through the Nth birthday after issuance, capped by holder data.
+
+    Parameters: ``birthdays`` (N); optionally together ``renewal_birthdays`` and ``renewal_window_months``.
+    Holder attributes (strings):
+
+    - ``birth_date`` (``YYYY-MM-DD``, required). The period ends at the end of the Nth birthday after the
+      issuance day: the exclusive end is 00:00 of the next day, so ``align.end = "23:59:59"`` gives notAfter
+      23:59:59 on the birthday. Days are local days in the profile's zone (``period_start``'s; UTC without
+      ``align``). A birthday on the issuance day itself does not count. A 29 February birthday falls on
+      1 March in common years (Civil Code art. 143(2); as ``jpki.card.validity``).
+    - ``renewal_of_expiry`` (a date, or an instant with its offset): the notAfter of the certificate being
+      renewed. Issuance on a day from ``renewal_window_months`` before that expiry day (a day the month lacks
+      rolls over to the 1st of the next, so the window never exceeds the months) through the expiry day
+      counts ``renewal_birthdays`` instead; earlier or later issuance counts ``birthdays``.
+    - ``card_expiry`` (``YYYY-MM-DD``): the period ends no later than the end of that day.
+    - ``not_after_cap`` (an instant with its offset, e.g. the authentication certificate's notAfter): the
+      certificate's notAfter is never later than it.
+
+    The earliest end wins. A cap before issuance, or a birth date after it, refuses the issuance.
+    """
+    issued_on = request.period_start.date()
+    born = _birth_date(request)
+    if born > issued_on:
+        raise request.refuse(f"birth_date {born} is after the issuance day {issued_on}")
+    last_day = _nth_birthday_after(born, issued_on, _birthdays_to_count(request))
+    return _holder_capped(request, _day_end(request, last_day))
+
+
+def _birth_date(request: ValidityRequest) -> dt.date:
+    born = _holder_date(request, "birth_date")
+    if born is None:
+        raise request.refuse("the holder's birth_date is required: pass it (YYYY-MM-DD) in the attributes")
+    return born
+
+
+def _birthday_in(born: dt.date, year: int) -> dt.date:
+    """The birthday in ``year``: 1 March for 29 February in a common year (Civil Code art. 143(2))."""
+    try:
+        return born.replace(year=year)
+    except ValueError:
+        return dt.date(year, 3, 1)
+
+
+def _nth_birthday_after(born: dt.date, day: dt.date, n: int) -> dt.date:
+    """The ``n``-th birthday strictly after ``day``."""
+    first_year = day.year if _birthday_in(born, day.year) > day else day.year + 1
+    return _birthday_in(born, first_year + n - 1)
+
+
+def _birthdays_to_count(request: ValidityRequest) -> int:
+    """``renewal_birthdays`` when renewing inside the window before the old expiry, else ``birthdays``."""
+    expiry = _holder_day(request, "renewal_of_expiry")
+    renewal = request.int_param("renewal_birthdays")
+    if expiry is None or not renewal:
+        return request.int_param("birthdays")
+    months = request.int_param("renewal_window_months")
+    opens = add_calendar(dt.datetime.combine(expiry, dt.time(0)), months=-months).date()
+    return renewal if opens <= request.period_start.date() <= expiry else request.int_param("birthdays")
+
+
+def _holder_capped(request: ValidityRequest, end: dt.datetime) -> dt.datetime:
+    """``end`` capped by the card's expiry day and by ``not_after_cap``; a cap before issuance refuses."""
+    card, issued_on = _holder_date(request, "card_expiry"), request.period_start.date()
+    if card is not None:
+        if card < issued_on:
+            raise request.refuse(f"the card expires ({card}) before the issuance day ({issued_on})")
+        end = min(end, _day_end(request, card))
+    cap = _holder_instant(request, "not_after_cap")
+    if cap is not None:
+        if cap < request.issued_at:
+            at = request.issued_at.isoformat()
+            raise request.refuse(f"not_after_cap ({cap.isoformat()}) expires before issuance ({at})")
+        end = min(end, cap + _SECOND)  # the exclusive end: notAfter = cap at the latest
+    return end
+
+
+def _day_end(request: ValidityRequest, day: dt.date) -> dt.datetime:
+    """The exclusive end of a local day: 00:00 of the next day in the profile's zone."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), request.period_start.tzinfo)
+
+
+def _holder_date(request: ValidityRequest, key: str) -> dt.date | None:
+    """A ``YYYY-MM-DD`` holder attribute; None when absent."""
+    text = request.holder.get(key)
+    if text is None:
+        return None
+    try:
+        if _ISO_DATE.fullmatch(text):
+            return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise request.refuse(f"{key} {text!r} is not a date: write it YYYY-MM-DD")
+
+
+def _holder_instant(request: ValidityRequest, key: str) -> dt.datetime | None:
+    """An ISO 8601 instant with a UTC offset; None when absent."""
+    text = request.holder.get(key)
+    if text is None:
+        return None
+    try:
+        instant = dt.datetime.fromisoformat(text)
+    except ValueError:
+        instant = None
+    if instant is None or instant.utcoffset() is None:
+        raise request.refuse(f"{key} {text!r} is not an instant: write it e.g. 2031-01-02T23:59:59+09:00")
+    return instant
+
+
+def _holder_day(request: ValidityRequest, key: str) -> dt.date | None:
+    """A holder date, or the local day (profile zone) of a holder instant; None when absent."""
+    text = request.holder.get(key)
+    if text is None:
+        return None
+    if _ISO_DATE.fullmatch(text):
+        return _holder_date(request, key)
+    instant = _holder_instant(request, key)
+    return instant.astimezone(request.period_start.tzinfo).date() if instant else None
+
+
+def _check_birthday(table: Table) -> None:
+    table.expect("birthdays", "renewal_birthdays", "renewal_window_months")
+    birthdays = table.integer("birthdays", minimum=1)
+    renewal = table.opt_integer("renewal_birthdays", minimum=1)
+    window = table.opt_integer("renewal_window_months", minimum=1)
+    if (renewal is None) != (window is None):
+        absent, example = ("renewal_window_months", "3") if window is None else ("renewal_birthdays", "6")
+        why = "is missing: renewal_birthdays and renewal_window_months go together"
+        raise table.error(absent, why, f"add {absent} = {example}, or remove the other")
+    if renewal is not None and renewal < birthdays:
+        why = f"is {renewal}, fewer than birthdays = {birthdays}: a renewal would shorten the period"
+        raise table.error("renewal_birthdays", why, f"use a value >= {birthdays}")
+
+
+register_validity_rule("birthday", _birthday, params=_check_birthday)
 
 
 @dataclass(frozen=True, slots=True)

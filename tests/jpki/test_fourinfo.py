@@ -129,6 +129,7 @@ def test_a_certificate_issued_by_the_jpki_sign_ca_carries_the_real_encoding(pki:
         public_key=key,
         subject={"L": ["Tokyo-to", "Chiyoda-ku"], "CN": "ABCDEFGHIJ0123456789XYZ"},
         other_names=info.other_names(),
+        attributes={"birth_date": info.birth.isoformat()},
     )
     certificate = pki.ca("jpki-sign").issue_request(request, actor="tester")
 
