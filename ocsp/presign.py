@@ -53,6 +53,7 @@ class Presigner:
         with ThreadPoolExecutor(self.threads, thread_name_prefix="ocsp-presign") as pool:
             for ca in cas:
                 report.signed[ca.ca_id] = 0
+                self.responder.credentials.for_ca(ca)  # a new responder certificate is signed for too
                 after = -1
                 while True:
                     seq = self.responder.pki.store.revocation_counters()[ca.ca_id]  # before the statuses
