@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from cryptography import x509
 
 from ocsp.request import CertId
-from ocsp.response import public_key_bits
+from pki.crl import der
 from pki.definition import OcspPolicy
+from pki.tbs import public_key_bits
 
 HASHES = ("sha1", "sha256", "sha384", "sha512")
 """The CertID hash algorithms the parser accepts (ocsp.request)."""
@@ -52,16 +53,9 @@ class ServedCa:
     def sha1_cert_id(self, serial: int) -> bytes:
         """The CertID DER a client builds with SHA-1 (what pre-signed responses answer)."""
         name_hash, key_hash = self.hashes("sha1")
-        magnitude = serial.to_bytes(serial.bit_length() // 8 + 1, "big")
-        body = b"".join(
-            (_SHA1_ALGORITHM, b"\x04\x14", name_hash, b"\x04\x14", key_hash, b"\x02", _length(len(magnitude)),
-             magnitude)
-        )  # fmt: skip
-        return b"\x30" + _length(len(body)) + body
-
-
-def _length(n: int) -> bytes:
-    return bytes((n,)) if n < 0x80 else bytes((0x81, n))
+        return der.sequence(
+            _SHA1_ALGORITHM, der.octet_string(name_hash), der.octet_string(key_hash), der.integer(serial)
+        )
 
 
 class IssuerIndex:

@@ -46,18 +46,6 @@ class Keeper:
             self._thread.join(timeout=10)
             self._thread = None
 
-    def flush(self) -> int:
-        """Write everything queued now (in the caller's thread); how many were kept."""
-        batch = []
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is not None:
-                batch.append(item)
-        return self._write(batch)
-
     def _run(self) -> None:
         while True:
             batch: list[PresignedResponse] = []

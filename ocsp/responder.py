@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -83,6 +84,7 @@ class Responder:
         self.index = IssuerIndex(ServedCa.of(ca.id, ca.certificate, ca.definition.ocsp) for ca in pki.cas())
         self.credentials = Credentials(pki)
         self.keeper = keeper
+        self._last_parse = threading.local()
         self._local = (
             pki.config.keys is KeyMode.file and pki.store.url.startswith("sqlite") and not cache.shared
         )
@@ -97,7 +99,7 @@ class Responder:
     def cached(self, request_der: bytes, requester: Requester) -> Answer | None:
         """From the in-process cache only (or an answer needing nothing: malformed, unauthorized)."""
         try:
-            request = parse_request(request_der, max_certs=self.settings.max_certificates)
+            request = self._parse(request_der)
         except MalformedRequest:
             return MALFORMED
         if len(request.cert_ids) != 1:
@@ -124,10 +126,20 @@ class Responder:
             log.exception("OCSP answer failed")
             return INTERNAL_ERROR
 
+    def _parse(self, request_der: bytes) -> OcspRequest:
+        """Parse a request once: ``answer`` after a ``cached`` miss gets the same bytes object on the same
+        thread (the HTTP layer's order), so the parse ``cached`` made is reused."""
+        last = getattr(self._last_parse, "value", None)
+        if last is not None and last[0] is request_der:
+            return last[1]  # type: ignore[no-any-return]
+        request = parse_request(request_der, max_certs=self.settings.max_certificates)
+        self._last_parse.value = (request_der, request)
+        return request
+
     # -- answering -----------------------------------------------------------------------------------------
 
     def _answer(self, request_der: bytes, requester: Requester) -> Answer:
-        request = parse_request(request_der, max_certs=self.settings.max_certificates)
+        request = self._parse(request_der)
         ca = self._authority(request, requester)
         if ca is None:
             return UNAUTHORIZED

@@ -14,12 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
 from hsm import PublicKey, Signer, verify_signature
-from ocsp.der import BIT_STRING, SEQUENCE, expect
 from ocsp.errors import ResponseError
 from pki.crl import algorithm_identifier, der
+from pki.tbs import public_key_bits
 
 _GOOD = b"\x80\x00"
 """good [0] IMPLICIT NULL."""
@@ -129,16 +127,6 @@ def nonce_extension(nonce: bytes) -> bytes:
 def responder_key_hash(public_key: PublicKey) -> bytes:
     """SHA-1 of the subjectPublicKey BIT STRING's value, without its unused-bits octet (RFC 6960 §4.2.1)."""
     return hashlib.sha1(public_key_bits(public_key)).digest()
-
-
-def public_key_bits(public_key: PublicKey) -> bytes:
-    """The subjectPublicKey BIT STRING's value without its unused-bits octet: what CertID's issuerKeyHash
-    and the responder's byKey hash (RFC 6960 §4.1.1, §4.2.1)."""
-    spki = public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    start, stop = expect(spki, 0, len(spki), SEQUENCE, "SubjectPublicKeyInfo")
-    algorithm_end = expect(spki, start, stop, SEQUENCE, "algorithm")[1]
-    key_start, key_stop = expect(spki, algorithm_end, stop, BIT_STRING, "subjectPublicKey")
-    return spki[key_start + 1 : key_stop]
 
 
 def encode_basic(

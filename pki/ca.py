@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from cryptography import x509
 
@@ -33,6 +34,29 @@ ISSUE_CHUNK = 200
 """Certificates per commit in ``issue_requests``."""
 _SUBJECT_CACHE = 4096
 """Subjects a CA keeps built (a cache, emptied when full)."""
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class _ByIdentity(Generic[_K, _V]):
+    """Values computed once per object (by identity, the entry keeping the object alive), for the objects
+    a CA builds once and reuses: subjects and issuer-constant extensions. Bounded: emptied when full."""
+
+    def __init__(self, compute: Callable[[_K], _V]) -> None:
+        self._compute = compute
+        self._found: dict[int, tuple[_K, _V]] = {}
+
+    def get(self, key: _K) -> _V:
+        found = self._found.get(id(key))
+        if found is not None and found[0] is key:
+            return found[1]
+        value = self._compute(key)
+        if len(self._found) >= _SUBJECT_CACHE:
+            self._found.clear()
+        self._found[id(key)] = (key, value)
+        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +154,14 @@ class CertificateAuthority:
         """Issuer-constant extensions per profile: valid because this object's certificate never changes."""
         self._subjects: dict[tuple[str, tuple[tuple[str, object], ...]], x509.Name] = {}
         """Built subjects for plain ``{attribute: value}`` requests, per profile (bounded)."""
-        self._subject_text: dict[int, tuple[x509.Name, bytes, str]] = {}
-        """DER and text of subjects, by object identity (the entry keeps the object alive)."""
-        self._extension_ders: dict[int, tuple[x509.Extension[x509.ExtensionType], bytes]] = {}
-        """DER of extensions, by object identity (the entry keeps the object alive)."""
+        self._subject_text: _ByIdentity[x509.Name, tuple[bytes, str]] = _ByIdentity(
+            lambda name: (name.public_bytes(), name.rfc4514_string())
+        )
+        """DER and RFC 4514 text of the (cached) subject objects."""
+        self._extension_der: _ByIdentity[x509.Extension[x509.ExtensionType], bytes] = _ByIdentity(
+            extension_der
+        )
+        """DER of the (cached) issuer-constant extension objects."""
         self._key_id = _key_id(certificate)
 
     @property
@@ -228,12 +256,12 @@ class CertificateAuthority:
         tbs = encode_tbs(
             serial=serial,
             algorithm_id=algorithm_identifier(self.signer),
-            issuer=self._subject_texts(ctx.issuer_name)[0],
+            issuer=self._subject_text.get(ctx.issuer_name)[0],
             not_before=not_before,
             not_after=not_after,
-            subject=self._subject_texts(subject)[0],
+            subject=self._subject_text.get(subject)[0],
             spki=spki_der(ctx.subject_public_key),
-            extensions=[self._extension_der(ext) for ext in extensions],
+            extensions=[self._extension_der.get(ext) for ext in extensions],
         )
         return Prepared(
             self.id,
@@ -338,31 +366,9 @@ class CertificateAuthority:
                 prepared = [self.prepare(request, for_ca=for_ca) for request in requests]
         raise IssuanceRefused("could not draw unused serial numbers")
 
-    def _extension_der(self, extension: x509.Extension[x509.ExtensionType]) -> bytes:
-        """An extension's DER; remembered for the cached issuer-constant extension objects."""
-        found = self._extension_ders.get(id(extension))
-        if found is not None and found[0] is extension:
-            return found[1]
-        encoded = extension_der(extension)
-        if len(self._extension_ders) >= _SUBJECT_CACHE:
-            self._extension_ders.clear()
-        self._extension_ders[id(extension)] = (extension, encoded)
-        return encoded
-
-    def _subject_texts(self, subject: x509.Name) -> tuple[bytes, str]:
-        """A name's DER and RFC 4514 text; remembered for the (cached) objects ``_subject`` built."""
-        found = self._subject_text.get(id(subject))
-        if found is not None and found[0] is subject:
-            return found[1], found[2]
-        der, text = subject.public_bytes(), subject.rfc4514_string()
-        if len(self._subject_text) >= _SUBJECT_CACHE:
-            self._subject_text.clear()
-        self._subject_text[id(subject)] = (subject, der, text)
-        return der, text
-
     def _reservation(self, prepared: Prepared, actor: str) -> tuple[PendingCert, AuditEntry]:
         """What ``reserve_certificate`` records for a prepared certificate, and its audit entry."""
-        subject_der, subject_text = self._subject_texts(prepared.subject)
+        subject_der, subject_text = self._subject_text.get(prepared.subject)
         pending = PendingCert(
             ca_id=self.id,
             serial=prepared.serial,

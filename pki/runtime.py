@@ -30,7 +30,7 @@ from pki.model import CaId, new_serial
 from pki.names import build_name
 from pki.profile import IssueContext, Profile, shipped_profiles
 from pki.store import AuditEntry, CaRow, CrlRow, PendingCert, Store
-from pki.tbs import prepare_tbs, sign_certificate
+from pki.tbs import prepare_tbs, public_key_bits, sign_certificate
 
 AUDIT_KEY = "audit"
 RECOVERY_GRACE = dt.timedelta(minutes=10)
@@ -354,7 +354,7 @@ class Rollover:
 def _key_sha1(certificate: x509.Certificate) -> bytes:
     """SHA-1 of the subjectPublicKey bits: OCSP's issuerKeyHash (RFC 6960 §4.1.1)."""
     digest = hashes.Hash(hashes.SHA1())
-    digest.update(_subject_public_key_bits(certificate))
+    digest.update(public_key_bits(certificate.public_key()))  # type: ignore[arg-type]  # RSA or EC
     return digest.finalize()
 
 
@@ -362,16 +362,6 @@ def _sha256(data: bytes) -> bytes:
     digest = hashes.Hash(hashes.SHA256())
     digest.update(data)
     return digest.finalize()
-
-
-def _subject_public_key_bits(certificate: x509.Certificate) -> bytes:
-    """The subjectPublicKey BIT STRING contents (what OCSP's issuerKeyHash hashes, RFC 6960 §4.1.1)."""
-    from asn1crypto import keys
-
-    spki = certificate.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return bytes(keys.PublicKeyInfo.load(spki)["public_key"].contents[1:])
 
 
 def ensure_pki(home: Path, *, base_url: str | None = None, clock: Clock | None = None) -> Pki:

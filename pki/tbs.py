@@ -97,6 +97,16 @@ def spki_der(public_key: PublicKey) -> bytes:
     )
 
 
+def public_key_bits(public_key: PublicKey) -> bytes:
+    """The subjectPublicKey BIT STRING's value without its unused-bits octet: what key identifiers, OCSP's
+    issuerKeyHash and responder byKey hash (RFC 5280 §4.2.1.2, RFC 6960 §4.1.1, §4.2.1)."""
+    spki = spki_der(public_key)
+    body, _ = der.element(spki)
+    _, algorithm_end = der.element(spki, body)
+    start, end = der.element(spki, algorithm_end)
+    return spki[start + 1 : end]
+
+
 _OIDS: dict[str, bytes] = {}
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 
 from pki.model import CertStatus, RevocationReason, serial_hex
 from pki.store.rows import PresignedResponse, StatusRow
@@ -105,9 +106,8 @@ def status_row(serial: int, row: tuple[object, ...]) -> StatusRow | None:
     )
 
 
-def save_params(sql_time: object, response: PresignedResponse) -> tuple[object, ...]:
-    time = sql_time  # the dialect's time conversion (pki.store.driver.Sql.time)
-    assert callable(time)
+def save_params(time: Callable[[dt.datetime], object], response: PresignedResponse) -> tuple[object, ...]:
+    """``save``'s parameters; ``time`` is the dialect's time conversion (``pki.store.driver.Sql.time``)."""
     return (
         cert_id_key(response.cert_id_der),
         response.cert_id_der,
