@@ -30,6 +30,7 @@ TABLES = {
     "certificate",
     "crl",
     "crl_counter",
+    "domain_schema",
     "ocsp_response",
     "revocation",
     "revocation_counter",

@@ -4,6 +4,7 @@
 migrates the schema to head. Rows in and out are the frozen values of :mod:`pki.store.rows`.
 """
 
+from pki.store.domain import DomainSchema, DomainTx
 from pki.store.errors import (
     CaExists,
     DerMismatch,
@@ -37,6 +38,8 @@ __all__ = [
     "Checkpoint",
     "CrlRow",
     "DerMismatch",
+    "DomainSchema",
+    "DomainTx",
     "DuplicateCrlNumber",
     "LinkKind",
     "NotPending",

@@ -212,3 +212,11 @@ ocsp_response = sa.Table(
 """Pre-signed OCSP responses, one per certificate and CertID encoding (``cert_id_key`` = SHA-1 of the CertID
 DER); ``status`` is the certificate status they were signed for, ``seq`` the CA's revocation counter read
 before it. A revocation, hold or release deletes the certificate's rows in its own transaction."""
+
+domain_schema = sa.Table(
+    "domain_schema",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+"""How far each domain package's own tables are migrated (``pki.store.domain``)."""

@@ -28,6 +28,7 @@ from pki.errors import DuplicateSerial, InvalidRevocation, UnknownCa, UnknownSer
 from pki.model import CertStatus, RevocationReason, serial_hex
 from pki.store import auditlog, certs, presigned, revocations
 from pki.store.boundary import Conflicts, DatabaseFailure, translated
+from pki.store.domain import DomainRecords
 from pki.store.driver import POSTGRES, SQLITE, Sql, Tx, broken
 from pki.store.engine import DEFAULT_BUSY_TIMEOUT, WRITE, is_postgres, make_engine
 from pki.store.errors import (
@@ -37,6 +38,7 @@ from pki.store.errors import (
     StoreConflict,
     UnknownCertificate,
 )
+from pki.store.lookups import BatchLookups
 from pki.store.migrate import upgrade_to_head
 from pki.store.ocsp_records import OcspRecords
 from pki.store.rows import (
@@ -73,7 +75,7 @@ _SCOPE = re.compile(r"full|arl|shard:(0|[1-9][0-9]{0,5})")
 """CRL number sequences: ``full`` (full CRLs and their deltas, RFC 5280 §5.2.3), ``arl``, ``shard:N``."""
 
 
-class Store(OcspRecords):
+class Store(OcspRecords, DomainRecords, BatchLookups):
     """The certificate store over SQLite or PostgreSQL; create it with :meth:`open`, share it freely.
     What the OCSP responder reads and writes comes from :class:`pki.store.ocsp_records.OcspRecords`."""
 
@@ -88,6 +90,7 @@ class Store(OcspRecords):
         self._sql = POSTGRES if pg else SQLITE
         self._presigned = presigned.POSTGRES if pg else presigned.SQLITE
         self._head = auditlog.Head()
+        self._ensured: set[str] = set()
 
     @classmethod
     def open(
