@@ -9,6 +9,11 @@
     signature = card.sign(KeySlot.AUTH, digest_info, "1234")
     applet = JpkiApplet(card)              # card-reading client code talks APDUs to this
     applet.transmit(bytes.fromhex("00A4040C0AD392F000260100000001"))
+
+A card whose keys live in a SoftHSM token of its own (``jpki.card.softhsm_token``)::
+
+    card = MyNumberCard.create(cards_dir, "card-0002", ..., token_kind="softhsm",
+                               token_settings=SoftHsmSettings(module=None, conf=None))
 """
 
 from jpki.card.apdu import JPKI_AID, TOKEN_LABEL_CARD, Command, JpkiApplet, Sw
@@ -36,8 +41,22 @@ from jpki.card.errors import (
 )
 from jpki.card.pin import AUTH_PIN_POLICY, PIN_POLICIES, SIGNING_PIN_POLICY, PinPolicy, PinState
 from jpki.card.slots import SLOT_FILES, KeySlot, SlotFiles
+from jpki.card.softhsm_token import (
+    CardTokenNotFound,
+    SoftHsmCardToken,
+    SoftHsmSettings,
+    SoftHsmSetupError,
+    SoftHsmTokenRecord,
+)
 from jpki.card.status import CardStatus, StatusChange
-from jpki.card.token import CardToken, FileCardToken
+from jpki.card.token import (
+    TOKEN_KINDS,
+    BackendCardToken,
+    CardToken,
+    FileCardToken,
+    TokenSettings,
+    TokenSettingsInvalid,
+)
 from jpki.card.validity import JST, age_on, card_expiry
 
 __all__ = [
@@ -47,7 +66,9 @@ __all__ = [
     "PIN_POLICIES",
     "SIGNING_PIN_POLICY",
     "SLOT_FILES",
+    "TOKEN_KINDS",
     "TOKEN_LABEL_CARD",
+    "BackendCardToken",
     "CardCorrupt",
     "CardError",
     "CardExists",
@@ -57,6 +78,7 @@ __all__ = [
     "CardSession",
     "CardStatus",
     "CardToken",
+    "CardTokenNotFound",
     "CertificateMissing",
     "CertificateRejected",
     "Command",
@@ -76,8 +98,14 @@ __all__ = [
     "PinState",
     "SignInputInvalid",
     "SlotFiles",
+    "SoftHsmCardToken",
+    "SoftHsmSettings",
+    "SoftHsmSetupError",
+    "SoftHsmTokenRecord",
     "StatusChange",
     "Sw",
+    "TokenSettings",
+    "TokenSettingsInvalid",
     "UnknownTokenKind",
     "age_on",
     "card_expiry",

@@ -16,6 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from cryptography import x509
@@ -39,7 +41,15 @@ from jpki.card.pin import PIN_POLICIES, PinInput, PinState
 from jpki.card.slots import KeySlot
 from jpki.card.status import CardStatus, StatusChange, transition_refusal
 from jpki.card.store import CardDirectory, CardState
-from jpki.card.token import KEY_LABELS, TOKEN_KINDS, CardToken, TokenOpener
+from jpki.card.token import (
+    KEY_LABELS,
+    TOKEN_KINDS,
+    CardToken,
+    TokenMaker,
+    TokenOpener,
+    TokenSettings,
+    TokenSettingsInvalid,
+)
 from jpki.card.validity import card_expiry, jst_date
 from pki.clock import Clock, SystemClock
 
@@ -68,10 +78,13 @@ class MyNumberCard:
         auth_pin: PinInput,
         clock: Clock | None = None,
         token_kind: str = "file",
+        token_settings: TokenSettings | None = None,
     ) -> MyNumberCard:
         """Issue a card: check the PINs and dates, generate both key pairs on the card's token, set the PINs.
 
-        The state file is written last; a failure before that removes the new card's directory again.
+        ``token_kind`` picks the key token (``TOKEN_KINDS``: ``file``, ``softhsm``); ``token_settings`` are
+        that kind's settings (``SoftHsmSettings`` for ``softhsm``), or None for its defaults. The state file
+        is written last; a failure before that removes the new card's directory again.
         """
         clock = clock or SystemClock()
         pins = {
@@ -79,11 +92,11 @@ class MyNumberCard:
             for slot, pin in ((KeySlot.SIGNING, signing_pin), (KeySlot.AUTH, auth_pin))
         }
         expires_on = _checked_expiry(holder_birth, issued_on)
-        create_token, _ = _token_kind(card_id, token_kind)
+        create_token, _ = _token_kind(card_id, token_kind, token_settings)
         directory = CardDirectory.create(cards_dir, card_id)
         token: CardToken | None = None
         try:
-            token = create_token(directory)
+            token = create_token(directory, token_settings)
             for slot in KeySlot:
                 token.generate(slot)
             now = clock.now()
@@ -111,8 +124,11 @@ class MyNumberCard:
     def open(cls, cards_dir: Path, card_id: str, *, clock: Clock | None = None) -> MyNumberCard:
         """Open an existing card from its directory."""
         directory = CardDirectory.existing(cards_dir, card_id)
-        _, open_token = _token_kind(card_id, directory.read().token_kind)
-        return cls(directory, open_token(directory), clock or SystemClock())
+        state = directory.read()
+        _, open_token = _token_kind(card_id, state.token_kind)
+        token = open_token(directory)
+        token.use_labels(state.key_labels)
+        return cls(directory, token, clock or SystemClock())
 
     def close(self) -> None:
         self._token.close()
@@ -175,6 +191,45 @@ class MyNumberCard:
             )
         self._update_certificate(slot, der, ca=False)
         return certificate
+
+    def write_certificates(self, writes: Mapping[KeySlot, tuple[bytes, bytes]]) -> None:
+        """Write several slots' certificates with their CA certificates in one state write: slot →
+        (certificate DER, CA certificate DER). Each is checked as by :meth:`write_certificate`; one bad
+        certificate writes none."""
+        for slot, (der, ca_der) in writes.items():
+            certificate = self._parse(slot, der)
+            self._parse(slot, ca_der)
+            if _spki(certificate.public_key()) != _spki(self.public_key(slot)):
+                raise CertificateRejected(
+                    self.card_id, slot, "its public key is not the card's key for this slot"
+                )
+        with self._dir.locked():
+            state = self._dir.read()
+            if state.status is not CardStatus.ACTIVE:
+                raise CardNotActive(self.card_id, state.status, "write a certificate")
+            for slot, (der, ca_der) in writes.items():
+                state = state.with_certificate(slot, der).with_certificate(slot, ca_der, ca=True)
+            self._dir.write(state)
+
+    def rotate_key(self, slot: KeySlot) -> PublicKey:
+        """A new key pair for the slot, generated on the card (renewal, re-issue): the slot's certificate is
+        removed with it (it certified the old key); the PIN stays. [I] The old key stays in the token,
+        never used again (the token offers no deletion)."""
+        with self._dir.locked():
+            state = self._dir.read()
+            if state.status is not CardStatus.ACTIVE:
+                raise CardNotActive(self.card_id, state.status, "generate a key")
+            generation = (
+                sum(1 for label in state.key_labels.values() if label.startswith(KEY_LABELS[slot])) + 1
+            )
+            label = f"{KEY_LABELS[slot]}.{self._clock.now():%Y%m%dT%H%M%S%f}.{generation}"
+            public = self._token.rotate(slot, label)
+            certificates = {s: d for s, d in state.certificates.items() if s is not slot}
+            self._dir.write(
+                replace(state, key_labels={**state.key_labels, slot: label}, certificates=certificates)
+            )
+        log.info("card %s: new %s key", self.card_id, slot.value)
+        return public
 
     def write_ca_certificate(self, slot: KeySlot, der: bytes) -> x509.Certificate:
         """Write the certificate of the CA that issues the slot's certificates (EF 0002 / 000B)."""
@@ -368,11 +423,16 @@ class CardSession:
             raise PinLocked(slot)
 
 
-def _token_kind(card_id: str, kind: str) -> tuple[TokenOpener, TokenOpener]:
+def _token_kind(
+    card_id: str, kind: str, settings: TokenSettings | None = None
+) -> tuple[TokenMaker, TokenOpener]:
     try:
-        return TOKEN_KINDS[kind]
+        chosen = TOKEN_KINDS[kind]
     except KeyError:
         raise UnknownTokenKind(card_id, kind, sorted(TOKEN_KINDS)) from None
+    if settings is not None and settings.kind != kind:
+        raise TokenSettingsInvalid(kind, f"got settings for a {settings.kind!r} token")
+    return chosen
 
 
 def _checked_expiry(holder_birth: dt.date, issued_on: dt.date) -> dt.date:
