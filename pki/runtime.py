@@ -26,9 +26,11 @@ from pki.clock import Clock, SystemClock
 from pki.definition import DEFAULT_DEFINITION, CaDefinition, PkiDefinition, load_definition
 from pki.errors import IssuanceRefused, UnknownCa
 from pki.home import HomeConfig, KeyMode, create_home, read_config
-from pki.model import CaId, new_serial
+from pki.model import CaId, ProfileId, new_serial
 from pki.names import build_name
 from pki.profile import IssueContext, Profile, shipped_profiles
+from pki.profile.build import ExtensionSpec
+from pki.profile.ext_basic import AuthorityKeyIdentifierSpec
 from pki.store import AuditEntry, CaRow, CrlRow, PendingCert, Store
 from pki.tbs import prepare_tbs, public_key_bits, sign_certificate
 
@@ -175,14 +177,13 @@ class Pki:
         signer = self._key(label, definition.key)
         profile = self.profiles[definition.profile]
         new_cert = self._self_signed(definition, signer, old.certificate.subject, profile)
-        link = IssueRequest(definition.profile, public_key=signer.public_key, subject=old.certificate.subject)
+        link_profile = self._link_profile(profile)
+        link = IssueRequest(link_profile, public_key=signer.public_key, subject=old.certificate.subject)
         new_with_old = old.issue_request(link, actor=actor, for_ca=True)
         successor = CertificateAuthority(
             definition, new_cert, signer, self.store, self.profiles, self.clock, self.definition.base_url
         )
-        back = IssueRequest(
-            definition.profile, public_key=old.signer.public_key, subject=old.certificate.subject
-        )
+        back = IssueRequest(link_profile, public_key=old.signer.public_key, subject=old.certificate.subject)
         old_with_new = successor.issue_request(back, actor=actor, for_ca=True)
         der = new_cert.public_bytes(serialization.Encoding.DER)
         audit = AuditEntry(actor, "ca.rollover", ca_id, {"new_certificate": f"{new_cert.serial_number:x}"})
@@ -191,6 +192,27 @@ class Pki:
         with self._lock:
             self._cas.pop(ca_id, None)
         return Rollover(new_cert, new_with_old, old_with_new)
+
+    def _link_profile(self, profile: Profile) -> str:
+        """The profile of a rollover's link certificates: the CA's own, plus an authorityKeyIdentifier when it
+        has none (a root profile like JPKI's omits it, but a link certificate is not self-signed, so RFC 5280
+        §4.2.1.1 requires one, and relying parties tell the two same-named generations apart by it)."""
+        key = "authority_key_identifier"
+        if key in profile.extension_specs:
+            return profile.id
+        link_id = f"{profile.id}+link"
+        with self._lock:
+            if link_id not in self.profiles:
+                specs = dict(profile.extension_specs)
+                ordered: dict[str, ExtensionSpec] = {}
+                for name, spec in specs.items():
+                    ordered[name] = spec
+                    if name == "subject_key_identifier":
+                        ordered[key] = AuthorityKeyIdentifierSpec()
+                ordered.setdefault(key, AuthorityKeyIdentifierSpec())
+                linked = dataclasses.replace(profile, id=ProfileId(link_id), extension_specs=ordered)
+                self.profiles[link_id] = linked
+        return link_id
 
     def recover(self, *, grace: dt.timedelta = RECOVERY_GRACE, actor: str = "system:recover") -> int:
         """Mark issuances whose process died between reserving and storing (older than ``grace``) as aborted.
