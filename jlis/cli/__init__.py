@@ -8,6 +8,7 @@ import typer
 
 from jlis.cli.cert import cert_app
 from jlis.cli.hsm import hsm_app
+from jlis.cli.jpki_cmds import jpki_app
 from jlis.cli.ocsp_cmds import ocsp_app
 from jlis.cli.pki_cmds import audit_app, ca_app, crl_app, init
 from jlis.cli.serve import serve
@@ -27,6 +28,7 @@ app.add_typer(ca_app, name="ca")
 app.add_typer(crl_app, name="crl")
 app.add_typer(audit_app, name="audit")
 app.add_typer(ocsp_app, name="ocsp")
+app.add_typer(jpki_app, name="jpki")
 app.command("init")(init)
 app.command()(serve)
 

@@ -40,6 +40,7 @@ from jpki.card.errors import (
     UnknownTokenKind,
 )
 from jpki.card.pin import AUTH_PIN_POLICY, PIN_POLICIES, SIGNING_PIN_POLICY, PinPolicy, PinState
+from jpki.card.signer import CardSigner
 from jpki.card.slots import SLOT_FILES, KeySlot, SlotFiles
 from jpki.card.softhsm_token import (
     CardTokenNotFound,
@@ -76,6 +77,7 @@ __all__ = [
     "CardNotExpired",
     "CardNotFound",
     "CardSession",
+    "CardSigner",
     "CardStatus",
     "CardToken",
     "CardTokenNotFound",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import multiprocessing
 import secrets
 import shutil
 from collections.abc import Callable, Iterable, Sequence
@@ -34,6 +35,7 @@ from cryptography.hazmat.primitives import serialization
 from jpki.card import JST, CardStatus, KeySlot, MyNumberCard, age_on, card_expiry
 from jpki.card.errors import CardError, CardNotFound
 from jpki.card.pin import PinInput
+from jpki.card.store import check_card_id
 from jpki.errors import JpkiError
 from jpki.lifecycle.records import (
     CardRecord,
@@ -361,7 +363,12 @@ class Jpki:
         if chunk < 1:
             raise ValueError("chunk must be at least 1")
         issued: list[IssuedCard] = []
-        pool = ProcessPoolExecutor(workers) if workers > 1 else None
+        # forkserver: a fork of this (threaded, maybe PKCS#11-loaded) process could inherit held locks
+        pool = (
+            ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+            if workers > 1
+            else None
+        )
         try:
             for start in range(0, len(orders), chunk):
                 part = orders[start : start + chunk]
@@ -380,6 +387,8 @@ class Jpki:
         return issued
 
     def _plan(self, order: CardOrder, today: dt.date) -> tuple[Resident, CardRecord, bool]:
+        if order.card_id is not None:
+            check_card_id(order.card_id)
         resident = self.registry.get(order.code)
         if resident.status is ResidentStatus.deceased:
             raise CardRefused(f"resident {order.code}", "the resident is deceased")
