@@ -12,6 +12,7 @@ from jlis.cli.jpki_cmds import jpki_app
 from jlis.cli.ocsp_cmds import ocsp_app
 from jlis.cli.pki_cmds import audit_app, ca_app, crl_app, init
 from jlis.cli.serve import serve
+from jlis.cli.verify_cmds import verify, verify_path
 
 app = typer.Typer(
     name="jlis",
@@ -31,6 +32,8 @@ app.add_typer(ocsp_app, name="ocsp")
 app.add_typer(jpki_app, name="jpki")
 app.command("init")(init)
 app.command()(serve)
+app.command("verify")(verify)
+app.command("verify-path")(verify_path)
 
 
 def main() -> None:
