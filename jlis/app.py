@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 if TYPE_CHECKING:
+    from jpki.verifiers import VerifierServices
     from ocsp.http import HttpSettings
     from ocsp.service import OcspSettings
     from pki.runtime import Pki
@@ -46,9 +47,13 @@ def create_app(
 
     ``leader``: this process runs the background jobs that one process of a home is enough for (the CRL
     publisher, pre-signing at start); with several workers only one is the leader. Every process watches
-    revocations and renews what it uses."""
+    revocations and renews what it uses.
+
+    When a CA answers registered verifiers only (JPKI's), every process also checks verifiers' tokens for
+    its OCSP answers and CRL downloads and keeps the fee ledger (each flushes its own counts)."""
     lifespan = None
     runtime = None
+    verifiers = None
     if pki is not None:
         from ocsp.service import OcspRuntime, OcspSettings
         from pki.publisher import CrlPublisher
@@ -57,17 +62,22 @@ def create_app(
         settings = ocsp or OcspSettings()
         if not leader:
             settings = dataclasses.replace(settings, presign_at_start=False)
-        runtime = OcspRuntime(pki, settings)
+        verifiers = verifier_services(pki)
+        runtime = OcspRuntime(pki, settings, verifiers=verifiers.registry if verifiers is not None else None)
 
         @asynccontextmanager
         async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             if publisher is not None:
                 publisher.start()
+            if verifiers is not None:
+                verifiers.start()
             runtime.start()
             try:
                 yield
             finally:
                 runtime.stop()
+                if verifiers is not None:
+                    verifiers.stop()  # after the last answer: its provision is in the last flush
                 if publisher is not None:
                     publisher.stop()
 
@@ -78,23 +88,37 @@ def create_app(
         from ocsp.metrics import OcspMetrics, install_metrics_route
         from pki.http import build_router
 
-        app.include_router(build_router(lambda: pki.publications, pki.clock))
+        crl_access = verifiers.crl_access if verifiers is not None else None
+        app.include_router(build_router(lambda: pki.publications, pki.clock, access=crl_access))
         metrics = OcspMetrics()
-        responder = runtime.responder
-        install(app, lambda: responder, settings=http or HttpSettings(), metrics=metrics, clock=pki.clock)
+        service = runtime.responder if verifiers is None else verifiers.billed(runtime.responder)
+        install(app, lambda: service, settings=http or HttpSettings(), metrics=metrics, clock=pki.clock)
         install_metrics_route(app, metrics)
     return app
 
 
+def verifier_services(pki: Pki) -> VerifierServices | None:
+    """The registered-verifier registry, ledger and hooks, when a CA of the PKI answers registered verifiers
+    only (``[ca.ocsp] access = "registered"``, JPKI's CAs); None when every CA is public."""
+    from pki.definition import OcspAccess
+
+    if not any(ca.ocsp.access is OcspAccess.registered for ca in pki.definition.cas):
+        return None
+    from jpki.verifiers import VerifierServices
+
+    return VerifierServices.for_pki(pki)
+
+
 def configure_logging(*, access_log: bool = True) -> None:
     """Where the service's own logs go: stderr, one line each. The OCSP access log (JSON lines on
-    ``jlis.access``) at INFO when ``access_log``; the rest of ``jlis``, ``ocsp`` and ``pki`` at INFO."""
+    ``jlis.access``) at INFO when ``access_log``; the rest of ``jlis``, ``ocsp``, ``pki``, ``hsm`` and
+    ``jpki`` (refused verifiers) at INFO."""
     import logging
     import sys
 
     plain = logging.StreamHandler(sys.stderr)
     plain.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
-    for name in ("jlis", "ocsp", "pki", "hsm"):
+    for name in ("jlis", "ocsp", "pki", "hsm", "jpki"):
         logger = logging.getLogger(name)
         if not logger.handlers:
             logger.addHandler(plain)

@@ -92,5 +92,69 @@ def _v1(conn: Connection) -> None:
     metadata.create_all(conn, tables=[resident, event, card, cert])
 
 
-SCHEMA = DomainSchema("jpki", (_v1,))
+# -- v2: registered verifiers (jpki.verifiers) ---------------------------------------------------------------
+# - ``jpki_verifier``: platform businesses, service providers, public bodies; scopes space-separated.
+# - ``jpki_verifier_token``: API tokens by their public lookup id; only the SHA-256 of a token is kept.
+# - ``jpki_provision``: the fee ledger, aggregated per verifier, service, CA, day in Japan and unit fee.
+# - ``jpki_provision_ref``: provisions a service recorded with a reference (a linkage or consent request).
+
+verifier = sa.Table(
+    "jpki_verifier",
+    metadata,
+    sa.Column("verifier_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("scopes", sa.Text, nullable=False),
+    sa.Column("platform_id", sa.String(32), sa.ForeignKey("jpki_verifier.verifier_id"), nullable=True),
+    sa.Column("cert_sha256", sa.String(64), nullable=True, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+verifier_token = sa.Table(
+    "jpki_verifier_token",
+    metadata,
+    sa.Column("token_id", sa.String(32), primary_key=True),
+    sa.Column(
+        "verifier_id", sa.String(32), sa.ForeignKey("jpki_verifier.verifier_id"), nullable=False, index=True
+    ),
+    sa.Column("token_sha256", sa.LargeBinary(32), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+provision = sa.Table(
+    "jpki_provision",
+    metadata,
+    sa.Column("verifier_id", sa.String(32), primary_key=True),
+    sa.Column("service", sa.String(16), primary_key=True),
+    sa.Column("ca_id", sa.String(64), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("unit_fee", sa.Integer, primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Index("ix_jpki_provision_day", "day"),
+)
+
+provision_ref = sa.Table(
+    "jpki_provision_ref",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("verifier_id", sa.String(32), nullable=False),
+    sa.Column("service", sa.String(16), nullable=False),
+    sa.Column("ca_id", sa.String(64), nullable=False),
+    sa.Column("ref", sa.String(128), nullable=False, index=True),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("unit_fee", sa.Integer, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Index("ix_jpki_provision_ref_verifier_id_day", "verifier_id", "day"),
+)
+
+
+def _v2(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[verifier, verifier_token, provision, provision_ref])
+
+
+SCHEMA = DomainSchema("jpki", (_v1, _v2))
 """JPKI's tables; append a step for every change (released steps never change)."""

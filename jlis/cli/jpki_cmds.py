@@ -20,6 +20,7 @@ from jlis.cli.errors import fail
 from jlis.cli.jpki_batch import issue_batch
 from jlis.cli.jpki_card import card_app
 from jlis.cli.jpki_common import echo_json, held_dict, held_line, jpki_errors, opened_jpki, parse_date
+from jlis.cli.jpki_verifier import verifier_app
 
 if TYPE_CHECKING:
     from jpki.lifecycle import EventOutcome, Jpki
@@ -35,6 +36,7 @@ jpki_app.add_typer(resident_app, name="resident")
 jpki_app.add_typer(events_app, name="events")
 jpki_app.add_typer(card_app, name="card")
 jpki_app.add_typer(cert_app, name="cert")
+jpki_app.add_typer(verifier_app, name="verifier")
 jpki_app.command("issue-batch")(issue_batch)
 
 CodeOpt = Annotated[str, typer.Option("--code", help="11-digit resident code (住民票コード).")]

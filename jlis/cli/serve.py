@@ -130,7 +130,8 @@ def serve(
     import uvicorn
 
     from hsm.errors import HsmError
-    from jlis.app import SETTINGS_ENV, configure_logging, create_app
+    from jlis.app import SETTINGS_ENV, configure_logging, create_app, verifier_services
+    from jpki.errors import JpkiError
     from ocsp.http import HttpSettings
     from ocsp.service import OcspSettings
     from pki.errors import PkiError
@@ -141,7 +142,8 @@ def serve(
     url = base_url(sock)
     try:
         pki = ensure_pki(home, base_url=url)
-    except (PkiError, HsmError) as exc:
+        verifier_services(pki)  # the verifier tables and the fee file, checked before any worker starts
+    except (PkiError, HsmError, JpkiError) as exc:
         sock.close()
         raise fail(exc.message) from None
     pki.recover()
