@@ -94,7 +94,29 @@ def create_app(
         service = runtime.responder if verifiers is None else verifiers.billed(runtime.responder)
         install(app, lambda: service, settings=http or HttpSettings(), metrics=metrics, clock=pki.clock)
         install_metrics_route(app, metrics)
+        if verifiers is not None:
+            mount_jpki_services(app, pki, verifiers)
     return app
+
+
+def mount_jpki_services(app: FastAPI, pki: Pki, verifiers: VerifierServices) -> None:
+    """``/api/jpki/...`` (linkage, 4 information with consent) when the PKI has JPKI's two CAs."""
+    ids = {ca.id for ca in pki.definition.cas}
+    from jpki.lifecycle import Jpki, JpkiSettings
+
+    settings = JpkiSettings()
+    if not {settings.sign_ca, settings.auth_ca} <= ids:
+        return
+    from jpki.http import JpkiServices
+    from jpki.http import build_router as jpki_router
+    from jpki.services.access import VerifierGate
+    from jpki.services.consent import ConsentService
+    from jpki.services.linkage import LinkageService
+
+    jpki = Jpki(pki, pki.config.home / "cards", settings=settings)
+    gate = VerifierGate(verifiers)
+    services = JpkiServices(LinkageService(jpki, gate), ConsentService(jpki, gate))
+    app.include_router(jpki_router(lambda: services))
 
 
 def verifier_services(pki: Pki) -> VerifierServices | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import random
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from pki.verify import (
     RevocationSettings,
     UnsupportedInput,
     Verdict,
+    VerifyError,
     load_crl,
 )
 from pki.verify.cms import verify_cms
@@ -482,3 +484,23 @@ def test_signatures_made_by_openssl_verify(
     assert (result.signing_time is not None) == attributes
     tampered = verify_cms(out.read_bytes(), validator(signers), content=OTHER) if detached else None
     assert tampered is None or tampered.problem in {Problem.digest_mismatch, Problem.signature_mismatch}
+
+
+@pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
+def test_damaged_signatures_are_a_verdict_or_malformed_input_never_a_crash(signers: Signers) -> None:
+    """Bytes flipped anywhere in a signature (RSA and EC): verify_cms answers with a verdict or raises its
+    own MalformedInput, whatever asn1crypto or pyca meet on the way."""
+    rng = random.Random(20261126)
+    originals = [
+        make(signers, KeyKind.P256, detached=False).der,
+        make(signers, KeyKind.RSA2048, detached=False).der,
+    ]
+    for i in range(3000):
+        damaged = bytearray(originals[i % 2])
+        for _ in range(rng.randrange(1, 4)):
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        try:
+            result = verify_cms(bytes(damaged), validator(signers))
+        except VerifyError:
+            continue
+        assert result.verdict in set(Verdict)

@@ -22,16 +22,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from asn1crypto import cms, pem
+from asn1crypto import cms, pem, tsp
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.base import InvalidVersion
 
 from pki.verify.errors import BadParameter, ContentConflict, ContentMissing, MalformedInput, UnsupportedInput
 from pki.verify.inputs import PolicyInputs
 from pki.verify.path import PathValidator
 from pki.verify.result import PathValidation, Problem, Revocation, Verdict
 from pki.verify.signature import Rejected, hash_algorithm, scheme, verify
+
+_ESS_ATTRIBUTES = tsp.SigningCertificateV2
+"""Importing asn1crypto.tsp registers signingCertificate(V2) with cms: without it they parse as Any."""
+
+_BROKEN = (ValueError, TypeError, KeyError, IndexError, AttributeError, UnsupportedAlgorithm, InvalidVersion)
+"""What parsing damaged bytes can raise in asn1crypto and pyca: each means malformed input, never a crash."""
 
 SIGNATURE_USAGES = ("digital_signature", "non_repudiation")
 """RFC 5280 §4.2.1.3: a key that signs documents asserts one of these."""
@@ -106,17 +114,20 @@ def verify_cms(
     (for an archived signature: revocation data issued later still counts); else at the validator's now.
     Input that is not a SignedData raises :class:`MalformedInput`; everything else is a verdict.
     """
-    parsed = _parse(signature, content, certificates)
-    info = parsed.signer_info
-    digest_name = str(info["digest_algorithm"]["algorithm"].native)
+    try:
+        parsed = _parse(signature, content, certificates)
+        info = parsed.signer_info
+        digest_name = str(info["digest_algorithm"]["algorithm"].native)
+    except _BROKEN as exc:
+        raise MalformedInput("CMS signature", "signature", str(exc) or type(exc).__name__) from None
     signer: x509.Certificate | None = None
     signing_time: dt.datetime | None = None
     try:
         signer = _signer(info, parsed.certificates)
         signing_time = _check_signed(parsed, signer, digest_name)
         _check_key_usage(signer)
-    except ValueError as exc:  # asn1crypto parses lazily: a malformed field shows when it is read
-        raise MalformedInput("CMS signature", "signature", str(exc)) from None
+    except _BROKEN as exc:  # asn1crypto parses lazily: a malformed field shows when it is read
+        raise MalformedInput("CMS signature", "signature", str(exc) or type(exc).__name__) from None
     except Rejected as rejected:
         return SignatureVerification(
             Verdict.invalid,
