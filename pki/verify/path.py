@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 
 from asn1crypto import x509 as asn1_x509
@@ -209,12 +210,18 @@ class PathValidator:
 
 
 def _asn1(cert: x509.Certificate, what: str) -> asn1_x509.Certificate:
-    der = cert.public_bytes(Encoding.DER)
     try:
-        parsed = asn1_x509.Certificate.load(der)
-        parsed.native  # noqa: B018 -- asn1crypto parses lazily: fail here, not mid-validation
+        return _parsed(cert.public_bytes(Encoding.DER))
     except ValueError as exc:
         raise MalformedInput(what, cert.subject.rfc4514_string(), str(exc)) from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(der: bytes) -> asn1_x509.Certificate:
+    """asn1crypto's parse of a certificate, kept: a relying party meets the same CA and signer certificates
+    again and again, and a full parse costs more than the signature check (pyhanko only reads them)."""
+    parsed = asn1_x509.Certificate.load(der)
+    parsed.native  # noqa: B018 -- asn1crypto parses lazily: fail here, not mid-validation
     return parsed
 
 

@@ -4,10 +4,16 @@ verifiers, the refusals as HTTP answers (never a 5xx for anything a client sent)
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import random
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -134,3 +140,56 @@ def test_random_bodies_never_get_a_5xx(served: Served) -> None:
         for path in ("linkage", "four-info", "consents/withdraw"):
             answer = post(served, path, bytes(body), served.token)
             assert answer.status_code < 500, (path, answer.status_code, answer.text)
+
+
+def jlis_verify(
+    served: Served, signature: Path, content: Path, anchor: Path, token: str | None
+) -> tuple[int, dict[str, Any]]:
+    env = {k: v for k, v in os.environ.items() if k != "JLIS_VERIFIER_TOKEN"}
+    if token is not None:
+        env["JLIS_VERIFIER_TOKEN"] = token
+    args = ["verify", str(signature), "--content", str(content), "--anchors", str(anchor), "--json"]
+    ran = subprocess.run(
+        [sys.executable, "-m", "jlis.cli", *args, "--ocsp", f"{served.server.url}/ocsp"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert "Traceback" not in ran.stderr and (token is None or token not in ran.stdout + ran.stderr)
+    return ran.returncode, json.loads(ran.stdout) if ran.stdout.strip().startswith("{") else {}
+
+
+def test_jlis_verify_asks_the_restricted_responder_with_the_verifier_token(
+    served: Served, tmp_path: Path
+) -> None:
+    person, card = card_for(served)
+    assert card.signing is not None
+    content = tmp_path / "application.txt"
+    content.write_text("口座開設申込書\n", encoding="utf-8")
+    with served.jpki.open_card(card.card_id) as on_card:
+        session = on_card.session()
+        session.verify_pin(KeySlot.SIGNING, "ABC123")
+        signature = tmp_path / "application.p7s"
+        signature.write_bytes(
+            sign_cms(content.read_bytes(), CardSigner(session, KeySlot.SIGNING), card.signing)
+        )
+    anchor = tmp_path / "sign-ca.pem"
+    anchor.write_bytes(served.jpki.sign_ca.certificate.public_bytes(serialization.Encoding.PEM))
+    code, _ = jlis_verify(served, signature, content, anchor, None)
+    assert code == 2  # the responder answers registered verifiers only: indeterminate
+    code, result = jlis_verify(served, signature, content, anchor, served.token)
+    assert code == 0, result
+    assert result["four_info"]["address"] == person.info.address
+    event = ResidentEvent(
+        f"mv2-{person.code}", person.code, EventKind.move, served.jpki.today(), address="福岡県1番"
+    )
+    served.jpki.record_event(event, actor="registry")
+    deadline = time.monotonic() + 10
+    while True:
+        code, result = jlis_verify(served, signature, content, anchor, served.token)
+        if code == 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert code == 1, result
+    assert "affiliationChanged" in json.dumps(result)
