@@ -193,7 +193,7 @@ class ConsentService:
             status.reason is RevocationReason.affiliation_changed
             and signed_at is not None
             and revoked_at is not None
-            and signed_at < revoked_at
+            and signed_at <= revoked_at  # times are whole seconds: the same second counts as before
         )
         if not moved_after:
             raise _refused(403, "certificate-revoked", "the consent's signing certificate was revoked")

@@ -131,13 +131,15 @@ class LoginVerifier:
         certificate: x509.Certificate,
         *,
         intermediates: Sequence[x509.Certificate] = (),
+        crls: Sequence[bytes] = (),
     ) -> LoginResult:
-        """Check one login (see the module docstring); LoginRefused with the reason otherwise."""
+        """Check one login (see the module docstring); LoginRefused with the reason otherwise. ``crls``:
+        revocation data the relying party already holds (else the validator fetches what it needs)."""
         subject = f"{certificate.issuer.rfc4514_string()}/{certificate.serial_number:x}"
         try:
             self._challenges.spend(nonce)
             _check_signature(certificate, nonce, signature)
-            validation = self._validator.validate(certificate, intermediates=intermediates)
+            validation = self._validator.validate(certificate, intermediates=intermediates, crls=crls)
             if validation.verdict is not Verdict.valid:
                 raise LoginRefused("certificate", validation.reason, validation)
         except LoginRefused as refused:

@@ -105,26 +105,24 @@ def move(world: World, person: Resident) -> None:
 # -- login ------------------------------------------------------------------------------------------------
 
 
-def login_parts(world: World) -> tuple[LoginChallenges, LoginVerifier]:
+@dataclass
+class Login:
+    challenges: LoginChallenges
+    verifier: LoginVerifier
+    crls: list[bytes]
+
+    def verify(self, nonce: bytes, signature: bytes, certificate: x509.Certificate) -> object:
+        return self.verifier.verify(nonce, signature, certificate, crls=self.crls)
+
+
+def login_parts(world: World) -> tuple[LoginChallenges, Login]:
+    """The relying party's challenges and verifier, with the auth CA's current CRLs (full and delta)."""
     challenges = LoginChallenges(world.jpki.pki.store, world.clock, ttl=dt.timedelta(minutes=5))
     crls = [row.der for row in world.jpki.pki.publish_crls(world.jpki.auth_ca.id, actor=ACTOR)]
     crls += [row.der for row in world.jpki.pki.publish_crls(world.jpki.auth_ca.id, actor=ACTOR, delta=True)]
     offline = RevocationSettings(ocsp=False, fetch_crls=False)
     validator = PathValidator([world.jpki.auth_ca.certificate], revocation=offline, clock=world.clock)
-
-    verifier = LoginVerifier(challenges, _with_crls(validator, crls), world.jpki.pki.store)
-    return challenges, verifier
-
-
-def _with_crls(validator: PathValidator, crls: list[bytes]) -> PathValidator:
-    """The relying party's validator with the CRLs it downloaded (as it would keep them cached)."""
-    original = validator.validate
-
-    def validate(certificate: x509.Certificate, **kwargs: object) -> object:
-        return original(certificate, crls=crls, **kwargs)  # type: ignore[arg-type]
-
-    validator.validate = validate  # type: ignore[method-assign]
-    return validator
+    return challenges, Login(challenges, LoginVerifier(challenges, validator, world.jpki.pki.store), crls)
 
 
 def card_signs(world: World, card: IssuedCard, nonce: bytes, pin: str = "1234") -> bytes:
