@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -19,6 +20,11 @@ from jpki.services.access import ServiceRefused
 from jpki.services.consent import ConsentService
 from jpki.services.linkage import LinkageService
 from pki.http import REALM, bearer_token
+
+
+class Answerable(Protocol):
+    def as_dict(self) -> dict[str, Any]: ...
+
 
 MAX_BODY = 64 * 1024
 """Bytes a request body may have: a certificate, or a consent signature with its certificates."""
@@ -57,6 +63,26 @@ def _client(request: Request) -> str | None:
     return request.client.host if request.client is not None else None
 
 
+async def _serve(
+    request: Request, call: Callable[[str | None, bytes, str | None], Answerable]
+) -> JSONResponse:
+    """Read the body (size-limited), run the service in a worker thread, answer its JSON or its refusal."""
+    try:
+        body = await _body(request)
+        found = await run_in_threadpool(call, bearer_token(request), body, _client(request))
+    except ServiceRefused as refused:
+        return _error(refused)
+    return JSONResponse(found.as_dict(), headers={"Cache-Control": "no-store"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Withdrawn:
+    consent_id: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"consent_id": self.consent_id, "withdrawn": True}
+
+
 def build_router(services: Callable[[], JpkiServices]) -> APIRouter:
     router = APIRouter(prefix="/api/jpki", tags=["jpki"])
 
@@ -66,13 +92,9 @@ def build_router(services: Callable[[], JpkiServices]) -> APIRouter:
         description="Body: the certificate the verifier holds (DER, or PEM). Registered verifiers only.",
     )
     async def linkage(request: Request) -> JSONResponse:
-        try:
-            body = await _body(request)
-            token = bearer_token(request)
-            found = await run_in_threadpool(services().linkage.linkage, token, body, _client(request))
-        except ServiceRefused as refused:
-            return _error(refused)
-        return JSONResponse(found.as_dict(), headers={"Cache-Control": "no-store"})
+        return await _serve(
+            request, lambda token, body, client: services().linkage.linkage(token, body, client)
+        )
 
     @router.post(
         "/four-info",
@@ -83,26 +105,17 @@ def build_router(services: Callable[[], JpkiServices]) -> APIRouter:
         ),
     )
     async def four_info(request: Request) -> JSONResponse:
-        try:
-            body = await _body(request)
-            token = bearer_token(request)
-            found = await run_in_threadpool(services().consent.provide, token, body, _client(request))
-        except ServiceRefused as refused:
-            return _error(refused)
-        return JSONResponse(found.as_dict(), headers={"Cache-Control": "no-store"})
+        return await _serve(
+            request, lambda token, body, client: services().consent.provide(token, body, client)
+        )
 
     @router.post(
         "/consents/withdraw",
         summary="Withdraw a consent (the holder, signing the withdrawal with a current card certificate)",
     )
     async def withdraw(request: Request) -> JSONResponse:
-        try:
-            body = await _body(request)
-            consent_id = await run_in_threadpool(services().consent.withdraw, body)
-        except ServiceRefused as refused:
-            return _error(refused)
-        return JSONResponse(
-            {"consent_id": consent_id, "withdrawn": True}, headers={"Cache-Control": "no-store"}
+        return await _serve(
+            request, lambda _token, body, _client: _Withdrawn(services().consent.withdraw(body))
         )
 
     return router
