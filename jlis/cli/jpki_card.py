@@ -127,6 +127,15 @@ def card_lost(card_id: CardOpt, home: HomeOpt = DEFAULT_HOME, as_json: JsonOpt =
     _revoked_out(revoked, f"card {card_id} is lost", as_json)
 
 
+@card_app.command("return")
+@jpki_errors
+def card_return(card_id: CardOpt, home: HomeOpt = DEFAULT_HOME, as_json: JsonOpt = False) -> None:
+    """返納: take the card back and revoke its certificates (cessationOfOperation)."""
+    with opened_jpki(home) as jpki:
+        revoked = jpki.return_card(card_id, actor=actor())
+    _revoked_out(revoked, f"card {card_id} is returned", as_json)
+
+
 @card_app.command("change-pin")
 @jpki_errors
 def card_change_pin(

@@ -81,6 +81,20 @@ class Jpki(EventDriver, CardIssuance):
             for held in self.records.certs(card_id=card_id, state=CertState.current)
         ]
 
+    def return_card(self, card_id: str, *, actor: str) -> list[Revoked]:
+        """返納: the holder hands the card back (a new card, death, giving it up); its current certificates
+        are revoked (cessationOfOperation). A lost card may be returned too (found again): nothing is left to
+        revoke then."""
+        self.card_record(card_id)
+        with self.open_card(card_id) as card:
+            if card.status is not CardStatus.RETURNED:
+                card.mark_returned()
+        self.records.set_status(card_id, CardStatus.RETURNED, actor=actor)
+        return [
+            self._revoke(held, RevocationReason.cessation_of_operation, actor=actor)
+            for held in self.records.certs(card_id=card_id, state=CertState.current)
+        ]
+
     # -- renewal and re-issue -----------------------------------------------------------------------------
 
     def renew(self, card_id: str, *, actor: str, kinds: Iterable[CertKind] | None = None) -> IssuedCard:

@@ -309,3 +309,16 @@ def test_notices_list_certificates_and_cards_expiring_in_the_window(jpki: Jpki) 
     assert not [
         n for n in jpki.notices(within_months=3, today=dt.date(2030, 11, 1)) if n.card_id == issued.card_id
     ]
+
+
+def test_a_returned_card_revokes_what_is_current_and_a_found_lost_card_can_be_returned(jpki: Jpki) -> None:
+    person = jpki.add_resident(resident(), actor=ACTOR)
+    kept = jpki.issue_card(person.code, signing_pin="ABC123", auth_pin="1234", actor=ACTOR)
+    revoked = jpki.return_card(kept.card_id, actor=ACTOR)
+    assert {r.reason for r in revoked} == {RevocationReason.cessation_of_operation} and len(revoked) == 2
+    assert jpki.card_record(kept.card_id).status.value == "returned"
+    assert jpki.return_card(kept.card_id, actor=ACTOR) == []  # again: nothing more to do
+    lost = jpki.issue_card(person.code, signing_pin="ABC123", auth_pin="1234", actor=ACTOR)
+    jpki.report_lost(lost.card_id, actor=ACTOR)
+    assert jpki.return_card(lost.card_id, actor=ACTOR) == []
+    assert status(jpki, lost.auth, CertKind.auth) == (CertStatus.revoked, RevocationReason.key_compromise)
