@@ -14,12 +14,13 @@ import threading
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
 from hsm import KeyKind, Signer
 from ocsp.issuers import ServedCa
 from ocsp.response import responder_key_hash
-from pki.ca import IssueRequest
+from pki.ca import CertificateAuthority, IssueRequest
 from pki.definition import OcspSigner
 from pki.model import CertStatus
 from pki.runtime import Pki
@@ -51,37 +52,45 @@ class Credentials:
 
     def __init__(self, pki: Pki) -> None:
         self._pki = pki
-        self._current: dict[str, ResponderCredential] = {}
-        self._locks: dict[str, threading.Lock] = {}
+        self._current: dict[tuple[str, bytes], ResponderCredential] = {}
+        self._locks: dict[tuple[str, bytes], threading.Lock] = {}
         self._guard = threading.Lock()
 
     def for_ca(self, ca: ServedCa) -> ResponderCredential:
         """The credential to sign with now: a delegated certificate is (re)issued when due. Raises
         PkiError (e.g. StoreUnavailable) when none can be had."""
-        found = self._current.get(ca.ca_id)
+        key = (ca.ca_id, ca.key_sha1)
+        found = self._current.get(key)
         if found is not None and not found.due(self._pki.clock.now() + ca.policy.responder_renew_before):
             return found
-        with self._lock(ca.ca_id):
-            found = self._current.get(ca.ca_id)
+        with self._lock(key):
+            found = self._current.get(key)
             if found is None or found.due(self._pki.clock.now() + ca.policy.responder_renew_before):
-                found = self._current[ca.ca_id] = self._load(ca)
+                found = self._current[key] = self._load(ca)
             return found
 
     def renew_due(self, cas: list[ServedCa]) -> list[str]:
         """Renew every delegated certificate that is due (the refresher calls this); the CA ids renewed."""
         renewed = []
         for ca in cas:
-            before = self._current.get(ca.ca_id)
+            before = self._current.get((ca.ca_id, ca.key_sha1))
             if self.for_ca(ca) is not before and ca.policy.signer is OcspSigner.delegated:
                 renewed.append(ca.ca_id)
         return renewed
 
-    def _lock(self, ca_id: str) -> threading.Lock:
+    def _lock(self, key: tuple[str, bytes]) -> threading.Lock:
         with self._guard:
-            return self._locks.setdefault(ca_id, threading.Lock())
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _authority(self, ca: ServedCa) -> CertificateAuthority:
+        """The CA generation ``ca`` is: its key signs that generation's responder certificates."""
+        for authority in reversed(self._pki.generations(ca.ca_id)):
+            if authority.certificate == ca.certificate:
+                return authority
+        return self._pki.ca(ca.ca_id)
 
     def _load(self, ca: ServedCa) -> ResponderCredential:
-        authority = self._pki.ca(ca.ca_id)
+        authority = self._authority(ca)
         if ca.policy.signer is OcspSigner.ca:
             signer = authority.signer
             return ResponderCredential(ca.ca_id, signer, (), responder_key_hash(signer.public_key), None)
@@ -91,13 +100,13 @@ class Credentials:
         ):
             if row.der is None or row.holder_ref is None or not row.holder_ref.startswith(_KEY_REF):
                 continue
-            if row.not_after > margin and row.not_before <= self._pki.clock.now():
+            if row.not_after > margin and row.not_before <= self._pki.clock.now() and _issued_by(row.der, ca):
                 return self._credential(ca, row.holder_ref[len(_KEY_REF) :], row.der)
         return self._issue(ca)
 
     def _issue(self, ca: ServedCa) -> ResponderCredential:
-        """A new responder key in the home's backend and a certificate for it from the CA."""
-        authority = self._pki.ca(ca.ca_id)
+        """A new responder key in the home's backend and a certificate for it from the CA generation."""
+        authority = self._authority(ca)
         # unique even when several responder processes renew in the same second (the clock has no fractions)
         label = f"{ca.ca_id}.ocsp.{self._pki.clock.now():%Y%m%dT%H%M%S}.{secrets.token_hex(4)}"
         signer = self._pki.key(label, KeyKind.of(authority.signer.public_key))
@@ -116,3 +125,12 @@ class Credentials:
         return ResponderCredential(
             ca.ca_id, signer, (der,), responder_key_hash(signer.public_key), certificate
         )
+
+
+def _issued_by(der: bytes, ca: ServedCa) -> bool:
+    """Whether a responder certificate was signed by this generation's key (generations share the name)."""
+    try:
+        x509.load_der_x509_certificate(der).verify_directly_issued_by(ca.certificate)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True

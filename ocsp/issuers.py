@@ -34,6 +34,11 @@ class ServedCa:
     name_der: bytes = field(repr=False)
     key_bits: bytes = field(repr=False)
 
+    @property
+    def key_sha1(self) -> bytes:
+        """The generation's identity: SHA-1 of its key bits (its issuerKeyHash)."""
+        return hashlib.sha1(self.key_bits).digest()
+
     @classmethod
     def of(cls, ca_id: str, certificate: x509.Certificate, policy: OcspPolicy) -> ServedCa:
         return cls(
@@ -59,13 +64,19 @@ class ServedCa:
 
 
 class IssuerIndex:
-    """Served CAs by the hashes a CertID carries. Immutable once built; rebuild it to add CAs."""
+    """Served CAs by the hashes a CertID carries. Immutable once built; rebuild it to add CAs.
+
+    ``served`` lists every generation of every CA, each CA's older generations before its current one:
+    ``cas`` keeps the current generation by CA id (what pre-signing and renewal walk), ``generations``
+    all of them, and a CertID finds the generation whose name *and key* it hashes."""
 
     def __init__(self, served: Iterable[ServedCa]) -> None:
         self._by_hashes: dict[tuple[str, bytes, bytes], ServedCa] = {}
         self.cas: dict[str, ServedCa] = {}
+        self.generations: list[ServedCa] = []
         for ca in served:
             self.cas[ca.ca_id] = ca
+            self.generations.append(ca)
             for algorithm in HASHES:
                 self._by_hashes[(algorithm, *ca.hashes(algorithm))] = ca
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -59,6 +60,10 @@ INTERNAL_ERROR = Answer(error_response(ResponseStatus.internal_error), Outcome.i
 _ISSUED = (CertStatus.good, CertStatus.revoked, CertStatus.on_hold)
 
 
+INDEX_RECHECK_SECONDS = 1.0
+"""How often, at most, a CertID naming no served generation makes the responder look for new ones."""
+
+
 @dataclass(frozen=True, slots=True)
 class ResponderSettings:
     max_certificates: int = 10
@@ -81,13 +86,45 @@ class Responder:
         self.cache = cache
         self.settings = settings or ResponderSettings()
         self.verifiers: VerifierCheck = verifiers or NoVerifiers()
-        self.index = IssuerIndex(ServedCa.of(ca.id, ca.certificate, ca.definition.ocsp) for ca in pki.cas())
+        self.index = _index(pki)
+        self._generations = pki.store.generation_count()
+        self._index_checked = time.monotonic()
+        self._index_lock = threading.Lock()
         self.credentials = Credentials(pki)
         self.keeper = keeper
         self._last_parse = threading.local()
         self._local = (
             pki.config.keys is KeyMode.file and pki.store.url.startswith("sqlite") and not cache.shared
         )
+
+    def _find(self, cert_id: CertId) -> ServedCa | None:
+        """The served generation a CertID names; on a miss, the index may be stale (a key rollover, maybe
+        in another process): it is rebuilt when the store has generations it lacks."""
+        found = self.index.find(cert_id)
+        if found is None and self._refresh_index():
+            found = self.index.find(cert_id)
+        return found
+
+    def _refresh_index(self) -> bool:
+        """Rebuild the index if the store has new CA generations; looks at most once a second."""
+        now = time.monotonic()
+        if now - self._index_checked < INDEX_RECHECK_SECONDS:
+            return False
+        with self._index_lock:
+            if now - self._index_checked < INDEX_RECHECK_SECONDS:
+                return False
+            self._index_checked = now
+            try:
+                count = self.pki.store.generation_count()
+                if count == self._generations:
+                    return False
+                self.pki.forget_cas()
+                self.index, self._generations = _index(self.pki), count
+            except PkiError as exc:
+                log.warning("could not reload the CA generations: %s", exc)
+                return False
+        log.info("serving %d CA generations after a key rollover", count)
+        return True
 
     @property
     def local(self) -> bool:
@@ -105,7 +142,7 @@ class Responder:
         if len(request.cert_ids) != 1:
             return None
         cert_id = request.cert_ids[0]
-        ca = self.index.find(cert_id)
+        ca = self._find(cert_id)
         if ca is None:
             return UNAUTHORIZED
         if ca.policy.access is not OcspAccess.public or (request.nonce is not None and ca.policy.nonce):
@@ -156,7 +193,7 @@ class Responder:
     def _authority(self, request: OcspRequest, requester: Requester) -> ServedCa | None:
         """The one CA every CertID names, if this requester may ask about it (else None: unauthorized).
         One response has one signer, so CertIDs of several CAs in one request are refused too."""
-        cas = {self.index.find(cert_id) for cert_id in request.cert_ids}
+        cas = {self._find(cert_id) for cert_id in request.cert_ids}
         if len(cas) != 1:
             return None
         ca = cas.pop()
@@ -270,4 +307,13 @@ def _from_cache(ca: ServedCa, cert_id_der: bytes, hit: CachedResponse) -> Answer
         ca_id=ca.ca_id,
         certificates=1,
         cache_hit=True,
+    )
+
+
+def _index(pki: Pki) -> IssuerIndex:
+    """Every generation of every CA (a CA's older keys still answer for what they issued)."""
+    return IssuerIndex(
+        ServedCa.of(ca.id, generation.certificate, ca.definition.ocsp)
+        for ca in pki.cas()
+        for generation in pki.generations(ca.id)
     )

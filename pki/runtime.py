@@ -122,8 +122,37 @@ class Pki:
                 self._cas[ca_id] = found
             return found
 
+    def forget_cas(self) -> None:
+        """Drop the CAs opened so far: the next ``ca()`` reads the store again (a rollover elsewhere)."""
+        with self._lock:
+            self._cas.clear()
+
     def cas(self) -> list[CertificateAuthority]:
         return [self.ca(ca.id) for ca in self.definition.cas]
+
+    def generations(self, ca_id: str) -> list[CertificateAuthority]:
+        """Every generation (key) of a CA as an authority, oldest first, the current one last. After a key
+        rollover an old generation still signs what only it may: OCSP responder certificates for the
+        certificates it issued (RFC 6960 §4.2.2.2 wants the responder authorized by the issuing key)."""
+        current = self.ca(ca_id)
+        current_sha1 = _key_sha1(current.certificate)
+        older = []
+        for generation in self.store.generations(ca_id):
+            if generation.key_sha1 == current_sha1:
+                continue
+            certificate = x509.load_der_x509_certificate(generation.cert_der)
+            older.append(
+                CertificateAuthority(
+                    current.definition,
+                    certificate,
+                    self._lazy(generation.key_uri).get,
+                    self.store,
+                    self.profiles,
+                    self.clock,
+                    self.definition.base_url,
+                )
+            )
+        return [*older, current]
 
     def _load_ca(self, ca_id: str) -> CertificateAuthority:
         try:

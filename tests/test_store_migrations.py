@@ -26,6 +26,7 @@ TABLES = {
     "audit_head",
     "audit_log",
     "ca",
+    "ca_generation",
     "cert_link",
     "certificate",
     "crl",

@@ -220,3 +220,14 @@ domain_schema = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
 )
 """How far each domain package's own tables are migrated (``pki.store.domain``)."""
+
+ca_generation = sa.Table(
+    "ca_generation",
+    metadata,
+    sa.Column("ca_id", sa.String(64), sa.ForeignKey("ca.ca_id"), primary_key=True),
+    sa.Column("key_sha1", sa.LargeBinary(20), primary_key=True),
+    sa.Column("cert_der", sa.LargeBinary, nullable=False),
+    sa.Column("key_uri", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+"""Every generation (key) a CA has had: after a rollover the old one still answers for what it issued."""

@@ -38,6 +38,7 @@ from pki.store.errors import (
     StoreConflict,
     UnknownCertificate,
 )
+from pki.store.generations import Generations, record_generation
 from pki.store.lookups import BatchLookups
 from pki.store.migrate import upgrade_to_head
 from pki.store.ocsp_records import OcspRecords
@@ -75,7 +76,7 @@ _SCOPE = re.compile(r"full|arl|shard:(0|[1-9][0-9]{0,5})")
 """CRL number sequences: ``full`` (full CRLs and their deltas, RFC 5280 §5.2.3), ``arl``, ``shard:N``."""
 
 
-class Store(OcspRecords, DomainRecords, BatchLookups):
+class Store(OcspRecords, DomainRecords, BatchLookups, Generations):
     """The certificate store over SQLite or PostgreSQL; create it with :meth:`open`, share it freely.
     What the OCSP responder reads and writes comes from :class:`pki.store.ocsp_records.OcspRecords`."""
 
@@ -241,6 +242,7 @@ class Store(OcspRecords, DomainRecords, BatchLookups):
                 )
             )
             conn.execute(sa.insert(revocation_counter).values(ca_id=row.ca_id, last_seq=0))
+            record_generation(conn, row.ca_id, row.key_sha1, row.cert_der, row.key_uri, row.created_at)
             self._audit(conn, audit)
 
     def update_ca(
@@ -257,6 +259,7 @@ class Store(OcspRecords, DomainRecords, BatchLookups):
             )
             if result.rowcount != 1:
                 raise UnknownCa(ca_id)
+            record_generation(conn, ca_id, key_sha1, cert_der, key_uri, self._clock.now())
             self._audit(conn, audit)
 
     def get_ca(self, ca_id: str) -> CaRow:
