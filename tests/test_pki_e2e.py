@@ -42,8 +42,32 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
             proc.wait(timeout=20)
 
 
+_TOKENS: dict[Path, str] = {}
+
+
+def verifier_token(server: RunningServer) -> str:
+    """A registered verifier's token: JPKI's CRLs are for registered verifiers only (jpki-facts §5)."""
+    if server.home not in _TOKENS:
+        added = run_jlis(
+            "jpki",
+            "verifier",
+            "add",
+            "--home",
+            str(server.home),
+            "--name",
+            "E2E Body",
+            "--kind",
+            "public",
+            "--json",
+            check=True,
+        )
+        _TOKENS[server.home] = json.loads(added.stdout)["token"]
+    return _TOKENS[server.home]
+
+
 def fetch(server: RunningServer, path: str, dest: Path) -> Path:
-    response = httpx.get(f"{server.url}{path}", timeout=10)
+    headers = {"Authorization": f"Bearer {verifier_token(server)}"} if path.startswith("/crl/jpki-") else {}
+    response = httpx.get(f"{server.url}{path}", timeout=10, headers=headers)
     assert response.status_code == 200, (path, response.status_code)
     dest.write_bytes(response.content)
     return dest

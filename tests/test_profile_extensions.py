@@ -239,6 +239,7 @@ def test_extensions_come_out_in_profile_order() -> None:
         ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
         ExtensionOID.ISSUER_ALTERNATIVE_NAME,
         ExtensionOID.CRL_DISTRIBUTION_POINTS,
+        ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
         ExtensionOID.SUBJECT_KEY_IDENTIFIER,
         ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
     ]
