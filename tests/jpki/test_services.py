@@ -286,6 +286,9 @@ def test_consent_refusals_disclose_nothing_and_are_audited(world: World) -> None
         assert (refused.value.status, refused.value.code) == (status, code), code
         assert person.info.address not in refused.value.message and person.code not in refused.value.message
     assert audited(world, "jpki.fourinfo.refused") == refused_before + 6  # the 6 from known verifiers
+    unregistered_before = audited(world, "jpki.verifier.refused")
+    world.verifiers.flusher.flush(everything=True)  # refusals without a known verifier, aggregated
+    assert audited(world, "jpki.verifier.refused") > unregistered_before
     world.clock.advance(dt.timedelta(days=2))
     with pytest.raises(ServiceRefused) as expired:
         service.provide(world.pf_token, good)
