@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs7
 
 from hsm import HsmError, KeyKind, PublicKey, Signer
 from pki.clock import Clock
@@ -516,6 +518,20 @@ class StorePublications:
         except UnknownCa:
             return None
         return Published(row.cert_der, row.created_at)
+
+    def ca_generations(self, ca_id: str) -> Published | None:
+        try:
+            current = self.store.get_ca(ca_id)
+        except UnknownCa:
+            return None
+        generations = self.store.generations(ca_id) or []
+        ders = [g.cert_der for g in generations] or [current.cert_der]
+        for row in self.store.certificates(ca_id, subject_der=current.subject_der, is_ca=True, limit=100):
+            if row.der is not None and row.der not in ders:
+                ders.append(row.der)  # the link certificates (new-with-old, old-with-new)
+        certs = [x509.load_der_x509_certificate(der) for der in ders]
+        produced = max([g.created_at for g in generations] or [current.created_at])
+        return Published(pkcs7.serialize_certificates(certs, serialization.Encoding.DER), produced)
 
     def crl(self, ca_id: str, scope: str, delta: bool) -> Published | None:
         try:

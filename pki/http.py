@@ -29,6 +29,8 @@ from pki.publication import Publications, Published
 
 CRL_MEDIA_TYPE = "application/pkix-crl"
 CERT_MEDIA_TYPE = "application/pkix-cert"
+P7C_MEDIA_TYPE = "application/pkcs7-mime"
+"""RFC 5280 §4.2.2.1 / RFC 2797: a certs-only CMS message (``.p7c``)."""
 _CA_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 CA_CERT_MAX_AGE = 3600
 """Seconds a CA certificate may be cached: it changes only at key rollover."""
@@ -191,6 +193,15 @@ def build_router(
 
     def not_found(request: Request) -> Response:
         return respond(request, None, CRL_MEDIA_TYPE, clock.now())
+
+    @router.get(
+        "/ca/{ca_id}/generations.p7c",
+        summary="Every generation of a CA and the rollover link certificates (DER certs-only PKCS#7)",
+        response_class=Response,
+    )
+    def ca_generations(ca_id: str, request: Request) -> Response:
+        found = source().ca_generations(ca_id) if _valid_ca(ca_id) else None
+        return respond(request, found, P7C_MEDIA_TYPE, clock.now())
 
     @router.get("/ca/{name}", summary="CA certificate (DER)", response_class=Response)
     def ca_certificate(name: str, request: Request) -> Response:

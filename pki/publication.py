@@ -26,6 +26,11 @@ class Publications(Protocol):
 
     def ca_certificate(self, ca_id: str) -> Published | None: ...
 
+    def ca_generations(self, ca_id: str) -> Published | None:
+        """Every generation's CA certificate and the rollover link certificates between them, as a DER
+        certs-only PKCS#7 (what a relying party needs to follow a key rollover, RFC 4210 §4.4)."""
+        ...
+
     def crl(self, ca_id: str, scope: str, delta: bool) -> Published | None:
         """``scope`` is ``full``, ``shard:N`` or ``arl``; ``delta`` asks for the latest delta of the scope."""
         ...

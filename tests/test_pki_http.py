@@ -32,6 +32,9 @@ class Source:
     def crl(self, ca_id: str, scope: str, delta: bool) -> Published | None:
         return self.crls.get((ca_id, scope, delta))
 
+    def ca_generations(self, ca_id: str) -> Published | None:
+        return Published(b"p7c", NOW - dt.timedelta(days=1)) if ca_id == "ca1" else None
+
 
 @pytest.fixture
 def client() -> TestClient:
