@@ -26,13 +26,21 @@ from pki.clock import FixedClock
 from pki.model import CertStatus, RevocationReason
 from pki.store import LinkKind
 from tests.jpki.support import START, make_home, open_jpki, resident
+from tests.pg import fresh_database
+from tests.test_store_support import BACKENDS
 
 ACTOR = "test:counter"
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_home(tmp_path_factory.mktemp("jpki"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def home(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A JPKI home on SQLite (the embedded default) and on PostgreSQL."""
+    root = tmp_path_factory.mktemp("jpki")
+    if request.param == "sqlite":
+        yield make_home(root)
+        return
+    with fresh_database("jpki") as url:
+        yield make_home(root, store_url=url)
 
 
 @pytest.fixture

@@ -25,6 +25,8 @@ from pki.clock import FixedClock
 from pki.cms import sign_cms
 from pki.verify import PathValidator, RevocationSettings
 from tests.jpki.support import START, make_home, open_jpki, resident
+from tests.pg import fresh_database
+from tests.test_store_support import BACKENDS
 
 ACTOR = "test:services"
 NEW_ADDRESS = "大阪府大阪市北区梅田一丁目1番"
@@ -43,9 +45,15 @@ class World:
     sp_token: str
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_home(tmp_path_factory.mktemp("services"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def home(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A JPKI home on SQLite (the embedded default) and on PostgreSQL."""
+    root = tmp_path_factory.mktemp("services")
+    if request.param == "sqlite":
+        yield make_home(root)
+        return
+    with fresh_database("services") as url:
+        yield make_home(root, store_url=url)
 
 
 @pytest.fixture
