@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 if TYPE_CHECKING:
     from jpki.verifiers import VerifierServices
@@ -81,7 +82,10 @@ def create_app(
                 if publisher is not None:
                     publisher.stop()
 
-    app = FastAPI(title="jlis-pki", version=package_version(), lifespan=lifespan)
+    # FastAPI's own OpenTelemetry hooks: off (Prometheus /metrics and the access log cover the service;
+    # the check alone cost every OCSP request three provider look-ups)
+    telemetry: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+    app = FastAPI(title="jlis-pki", version=package_version(), lifespan=lifespan, telemetry=telemetry)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["operations"], summary="Health check")
     if pki is not None and runtime is not None:
         from ocsp.http import HttpSettings, install
@@ -94,9 +98,18 @@ def create_app(
         service = runtime.responder if verifiers is None else verifiers.billed(runtime.responder)
         install(app, lambda: service, settings=http or HttpSettings(), metrics=metrics, clock=pki.clock)
         install_metrics_route(app, metrics)
+        _ocsp_first(app)
         if verifiers is not None:
             mount_jpki_services(app, pki, verifiers)
     return app
+
+
+def _ocsp_first(app: FastAPI) -> None:
+    """Routes are tried in order: the OCSP ones, by far the busiest, go before the documentation's and the
+    publication routes (each route tried costs every request a pattern match)."""
+    routes = app.router.routes
+    ocsp = [route for route in routes if getattr(route, "path", "").startswith("/ocsp")]
+    routes[:] = ocsp + [route for route in routes if route not in ocsp]
 
 
 def mount_jpki_services(app: FastAPI, pki: Pki, verifiers: VerifierServices) -> None:
