@@ -160,7 +160,10 @@ def configure_logging(*, access_log: bool = True) -> None:
             logger.setLevel(logging.INFO)
     access = logging.getLogger("jlis.access")
     if not access.handlers:
-        lines = logging.StreamHandler(sys.stderr)
+        from ocsp.access_log import BatchedLines
+
+        sys.stderr.flush()
+        lines = BatchedLines(sys.stderr.fileno())  # one write per batch, not per request
         lines.setFormatter(logging.Formatter("%(message)s"))
         access.addHandler(lines)
     access.propagate = False
