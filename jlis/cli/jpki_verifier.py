@@ -147,32 +147,32 @@ def verifier_show(verifier_id: IdOpt, home: HomeOpt = DEFAULT_HOME, as_json: Jso
         typer.echo(f"{'token':18} jv_{token['token_id']}_…  created {token['created_at']}  {state}")
 
 
+ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why, for the audit log.")]
+
+
 @verifier_app.command("suspend")
 @jpki_errors
 def verifier_suspend(
-    verifier_id: IdOpt,
-    reason: Annotated[str | None, typer.Option("--reason", help="Why, for the audit log.")] = None,
-    home: HomeOpt = DEFAULT_HOME,
-    as_json: JsonOpt = False,
+    verifier_id: IdOpt, reason: ReasonOpt = None, home: HomeOpt = DEFAULT_HOME, as_json: JsonOpt = False
 ) -> None:
     """Refuse the verifier everything until resumed (a running server follows within seconds)."""
-    with opened_verifiers(home) as opened:
-        verifier = opened.registry.suspend(verifier_id, actor=actor(), reason=reason)
-    _print_verifier(verifier, as_json, "suspended")
+    _set_active(verifier_id, False, reason, home, as_json)
 
 
 @verifier_app.command("resume")
 @jpki_errors
 def verifier_resume(
-    verifier_id: IdOpt,
-    reason: Annotated[str | None, typer.Option("--reason", help="Why, for the audit log.")] = None,
-    home: HomeOpt = DEFAULT_HOME,
-    as_json: JsonOpt = False,
+    verifier_id: IdOpt, reason: ReasonOpt = None, home: HomeOpt = DEFAULT_HOME, as_json: JsonOpt = False
 ) -> None:
     """Answer a suspended verifier again (its token is unchanged)."""
+    _set_active(verifier_id, True, reason, home, as_json)
+
+
+def _set_active(verifier_id: str, active: bool, reason: str | None, home: Path, as_json: bool) -> None:
     with opened_verifiers(home) as opened:
-        verifier = opened.registry.resume(verifier_id, actor=actor(), reason=reason)
-    _print_verifier(verifier, as_json, "resumed")
+        change = opened.registry.resume if active else opened.registry.suspend
+        verifier = change(verifier_id, actor=actor(), reason=reason)
+    _print_verifier(verifier, as_json, "resumed" if active else "suspended")
 
 
 @verifier_app.command("rotate-token")
