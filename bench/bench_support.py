@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections.abc import Callable
 
 DEFINITION = """
 [pki]
@@ -34,3 +37,28 @@ def drop_postgres(url: str) -> None:
 
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def threaded_rate(fn: Callable[[], object], threads: int, seconds: float) -> float:
+    """Total calls per second of ``threads`` threads each calling ``fn`` for about ``seconds``."""
+    counts = [0] * threads
+    barrier = threading.Barrier(threads + 1)
+
+    def work(i: int) -> None:
+        barrier.wait()
+        deadline = time.perf_counter() + seconds
+        n = 0
+        while time.perf_counter() < deadline:
+            for _ in range(10):
+                fn()
+            n += 10
+        counts[i] = n
+
+    pool = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for thread in pool:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in pool:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - start)

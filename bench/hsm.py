@@ -21,7 +21,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 # This file is named like the package it measures: keep its own folder off the import path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.append(str(Path(__file__).resolve().parent))  # for bench_support, after the package paths
+
+from bench_support import threaded_rate  # noqa: E402  (path fixed above)
 
 from hsm import KeyKind  # noqa: E402  (after the path fix above)
 
@@ -81,31 +83,6 @@ def interleaved(pairs: dict[str, Callable[[], object]], seconds: float, rounds: 
             spent[name] += time.perf_counter() - start
             calls[name] += k
     return {name: calls[name] / spent[name] for name in pairs}
-
-
-def threaded_rate(fn: Callable[[], object], threads: int, seconds: float) -> float:
-    """Total calls per second of ``threads`` threads each calling ``fn`` for about ``seconds``."""
-    counts = [0] * threads
-    barrier = threading.Barrier(threads + 1)
-
-    def work(i: int) -> None:
-        barrier.wait()
-        deadline = time.perf_counter() + seconds
-        n = 0
-        while time.perf_counter() < deadline:
-            for _ in range(10):
-                fn()
-            n += 10
-        counts[i] = n
-
-    pool = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
-    for thread in pool:
-        thread.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for thread in pool:
-        thread.join()
-    return sum(counts) / (time.perf_counter() - start)
 
 
 def _process_worker(conf: str, label: str, seconds: float, start_at: float, out: mp.Queue[int]) -> None:

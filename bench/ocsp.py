@@ -52,7 +52,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -65,7 +64,9 @@ from urllib.parse import quote
 
 # This file is named like the ocsp package (and bench/hsm.py like hsm): keep its folder off the import path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.append(str(Path(__file__).resolve().parent))  # for bench_support, after the package paths
 
+from bench_support import threaded_rate  # noqa: E402  (path fixed above)
 from cryptography import x509  # noqa: E402  (after the path fix above)
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec, rsa  # noqa: E402
@@ -363,26 +364,7 @@ def jlis() -> str:
 
 def thread_rate(signer: Signer, threads: int, seconds: float) -> float:
     """Signatures per second of ``threads`` threads sharing one Signer."""
-    counts = [0] * threads
-    barrier = threading.Barrier(threads + 1)
-
-    def work(slot: int) -> None:
-        barrier.wait()
-        deadline = time.perf_counter() + seconds
-        n = 0
-        while time.perf_counter() < deadline:
-            signer.sign(MESSAGE)
-            n += 1
-        counts[slot] = n
-
-    pool = [threading.Thread(target=work, args=(slot,)) for slot in range(threads)]
-    for thread in pool:
-        thread.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for thread in pool:
-        thread.join()
-    return sum(counts) / (time.perf_counter() - start)
+    return threaded_rate(lambda: signer.sign(MESSAGE), threads, seconds)
 
 
 def open_retrying(uri: str, attempts: int = 5) -> Signer:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ocsp.answer import Outcome
+from ocsp.watcher import Periodic
 
 LOGGER_NAME: Final = "jlis.access.ocsp"
 FLUSH_SECONDS: Final = 0.2
@@ -88,9 +89,8 @@ class BatchedLines(logging.Handler):
         self._parts: list[str] = []
         self._size = 0
         self._buffer_lock = threading.Lock()
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(period,), name="access-log", daemon=True)
-        self._thread.start()
+        self._writer = Periodic("access-log", self.flush, period)
+        self._writer.start()
         atexit.register(self.close)
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -110,13 +110,9 @@ class BatchedLines(logging.Handler):
             self._write_locked()
 
     def close(self) -> None:
-        self._stopped.set()
+        self._writer.stop()
         self.flush()
         super().close()
-
-    def _run(self, period: float) -> None:
-        while not self._stopped.wait(period):
-            self.flush()
 
     def _write_locked(self) -> None:
         if not self._parts:

@@ -132,50 +132,59 @@ class CardIssuance(JpkiCore):
         today = self.today()
         plans = [self._plan(order, today) for order in orders]
         records = self.records.begin_cards([plan[1] for plan in plans], actor=actor)
-        jobs: list[_CardJob] = []
-        for order, (resident, _, wants_signing), record in zip(orders, plans, records, strict=True):
-            if self._whole_on_disk(record):
-                continue
-            signing_pin = order.signing_pin if wants_signing and order.signing_pin is not None else None
-            jobs.append(
-                _CardJob(
-                    self.cards_dir,
-                    record.card_id,
-                    resident.info.birth,
-                    record.issued_on,
-                    signing_pin or _unusable_pin(),
-                    order.auth_pin,
-                    record.token_kind,
+        opened: dict[str, MyNumberCard] = {}
+        works: list[_Work] = []
+        try:
+            jobs: list[_CardJob] = []
+            for order, (resident, _, wants_signing), record in zip(orders, plans, records, strict=True):
+                whole = self._open_whole(record)
+                if whole is not None:
+                    opened[record.card_id] = whole
+                    continue
+                signing_pin = order.signing_pin if wants_signing and order.signing_pin is not None else None
+                jobs.append(
+                    _CardJob(
+                        self.cards_dir,
+                        record.card_id,
+                        resident.info.birth,
+                        record.issued_on,
+                        signing_pin or _unusable_pin(),
+                        order.auth_pin,
+                        record.token_kind,
+                    )
                 )
-            )
-        parallel = [job for job in jobs if pool is not None and job.token_kind == "file"]
-        if pool is not None and parallel:
-            list(pool.map(_make_card, parallel))
-        for job in jobs:
-            if job not in parallel:
-                _make_card(job)
-        works = []
-        for order, (resident, _, _), record in zip(orders, plans, records, strict=True):
-            card = MyNumberCard.open(self.cards_dir, record.card_id, clock=self.clock)
-            work = _Work(order, resident, record, card)
-            if record.state is CardRecordState.issued:
-                for kind in CertKind:
-                    if card.has_certificate(kind.slot):
-                        work.certs[kind] = card.certificate(kind.slot)
-            works.append(work)
+            in_pool = [job for job in jobs if pool is not None and job.token_kind == "file"]
+            if pool is not None and in_pool:
+                list(pool.map(_make_card, in_pool))
+            for job in jobs:
+                if pool is None or job.token_kind != "file":
+                    _make_card(job)
+            for order, (resident, _, _), record in zip(orders, plans, records, strict=True):
+                card = opened.pop(record.card_id, None) or MyNumberCard.open(
+                    self.cards_dir, record.card_id, clock=self.clock
+                )
+                work = _Work(order, resident, record, card)
+                works.append(work)
+                if record.state is CardRecordState.issued:
+                    for kind in CertKind:
+                        if card.has_certificate(kind.slot):
+                            work.certs[kind] = card.certificate(kind.slot)
+        except BaseException:
+            for card in [*opened.values(), *(work.card for work in works)]:
+                card.close()
+            raise
         return works
 
-    def _whole_on_disk(self, record: CardRecord) -> bool:
-        """Whether the record's card is whole on disk; a partial card (a crash before its state was written:
-        keys never certified) is cleared. A missing card of an issued record is an error."""
+    def _open_whole(self, record: CardRecord) -> MyNumberCard | None:
+        """The record's card when it is whole on disk; a partial card (a crash before its state was written:
+        keys never certified) is cleared and None returned. A missing card of an issued record is an error."""
         try:
-            MyNumberCard.open(self.cards_dir, record.card_id, clock=self.clock).close()
-            return True
+            return MyNumberCard.open(self.cards_dir, record.card_id, clock=self.clock)
         except CardError:
             if record.state is CardRecordState.issued:
                 raise
         shutil.rmtree(self.cards_dir / record.card_id, ignore_errors=True)
-        return False
+        return None
 
     def _certify(self, works: Sequence[_Work], *, actor: str) -> None:
         """Issue what the cards of a chunk lack: auth certificates first (they cap the signing ones)."""

@@ -30,10 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 
-from jpki.lifecycle import CertState, HeldCert, Jpki
+from jpki.lifecycle import CertKind, CertState, HeldCert, Jpki
 from jpki.services import tables
 from jpki.services.access import ServiceRefused, VerifierGate
 from jpki.services.linkage import find_held
@@ -105,37 +103,16 @@ class Provision:
         }
 
 
-def ca_generations(jpki: Jpki, ca_id: str) -> list[x509.Certificate]:
-    """Every self-signed generation of a CA (they share one DN; link certificates are left out)."""
-    current = jpki.pki.ca(ca_id).certificate
-    found = [current]
-    for row in jpki.pki.store.certificates(ca_id, is_ca=True):
-        if row.der is None or row.subject_der != current.subject.public_bytes():
-            continue
-        cert = x509.load_der_x509_certificate(row.der)
-        try:
-            cert.verify_directly_issued_by(cert)
-        except (ValueError, TypeError, InvalidSignature):
-            continue
-        if cert not in found:
-            found.append(cert)
-    return found
-
-
-def _refused(status: int, code: str, message: str) -> ServiceRefused:
-    return ServiceRefused(status, code, message)
-
-
 def _parse_json(content: bytes, expected: str) -> dict[str, Any]:
     try:
         doc = json.loads(content.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise _refused(422, "bad-consent", "the signed content is not a consent document") from None
+        raise ServiceRefused(422, "bad-consent", "the signed content is not a consent document") from None
     if not isinstance(doc, dict) or doc.get("type") != expected:
-        raise _refused(422, "bad-consent", "the signed content is not a consent document")
+        raise ServiceRefused(422, "bad-consent", "the signed content is not a consent document")
     consent_id = doc.get("consent_id")
     if not isinstance(consent_id, str) or not _CONSENT_ID.fullmatch(consent_id):
-        raise _refused(422, "bad-consent", "the consent id is missing or malformed")
+        raise ServiceRefused(422, "bad-consent", "the consent id is missing or malformed")
     return doc
 
 
@@ -145,11 +122,11 @@ def parse_consent(content: bytes) -> Consent:
         expires = dt.datetime.fromisoformat(str(doc["expires_at"]))
         verifier, purpose = str(doc["verifier"]), str(doc["purpose"])
     except (KeyError, ValueError):
-        raise _refused(
+        raise ServiceRefused(
             422, "bad-consent", "the consent lacks a verifier, a purpose or a valid expiry"
         ) from None
     if expires.tzinfo is None:
-        raise _refused(422, "bad-consent", "the consent's expiry has no time zone")
+        raise ServiceRefused(422, "bad-consent", "the consent's expiry has no time zone")
     return Consent(doc["consent_id"], verifier, purpose, expires)
 
 
@@ -161,25 +138,29 @@ class ConsentService:
         self._jpki = jpki
         self._gate = gate
 
-    def _validator(self) -> PathValidator:
-        """Every generation of the signing CA as an anchor; status comes from our own store instead of
-        CRL/OCSP (we are the CA), so revocation checking is off here and done in :meth:`_check_status`."""
-        generations = ca_generations(self._jpki, self._jpki.sign_ca.id)
+    def _validator(self, *kinds: CertKind) -> PathValidator:
+        """Every generation of the CAs of ``kinds`` as anchors; status comes from our own store instead of
+        CRL/OCSP (we are the CA), so revocation checking is off here and done by the caller."""
+        anchors = [
+            generation.certificate
+            for kind in kinds
+            for generation in self._jpki.pki.generations(self._jpki.ca_for(kind).id)
+        ]
         return PathValidator(
-            generations, revocation=RevocationSettings(mode=RevocationMode.off), clock=self._jpki.clock
+            anchors, revocation=RevocationSettings(mode=RevocationMode.off), clock=self._jpki.clock
         )
 
     def _verify(self, signed: bytes) -> tuple[SignatureVerification, HeldCert]:
         if not signed:
-            raise _refused(400, "no-consent", "send the holder's signed consent (CMS SignedData)")
+            raise ServiceRefused(400, "no-consent", "send the holder's signed consent (CMS SignedData)")
         try:
-            verification = verify_cms(signed, self._validator(), at_signing_time=True)
+            verification = verify_cms(signed, self._validator(CertKind.signing), at_signing_time=True)
         except (MalformedInput, ValueError, TypeError, KeyError, IndexError):  # whatever the bytes were
-            raise _refused(
+            raise ServiceRefused(
                 422, "bad-consent", "the body is not a CMS SignedData with attached content"
             ) from None
         if verification.verdict is not Verdict.valid or verification.signer is None:
-            raise _refused(
+            raise ServiceRefused(
                 422, "bad-signature", f"the consent's signature does not verify: {verification.reason}"
             )
         return verification, find_held(self._jpki, verification.signer)
@@ -196,7 +177,7 @@ class ConsentService:
             and signed_at <= revoked_at  # times are whole seconds: the same second counts as before
         )
         if not moved_after:
-            raise _refused(403, "certificate-revoked", "the consent's signing certificate was revoked")
+            raise ServiceRefused(403, "certificate-revoked", "the consent's signing certificate was revoked")
 
     def provide(self, bearer_token: str | None, signed: bytes, client: str | None = None) -> Provision:
         verifier_id = self._gate.require(bearer_token, SCOPE, self._jpki.settings.sign_ca, client)
@@ -218,11 +199,11 @@ class ConsentService:
 
     def _check_consent(self, consent: Consent, verifier_id: str, held: HeldCert) -> None:
         if consent.verifier != verifier_id:
-            raise _refused(403, "not-your-consent", "the consent names another verifier")
+            raise ServiceRefused(403, "not-your-consent", "the consent names another verifier")
         if consent.expires_at <= self._jpki.clock.now():
-            raise _refused(403, "consent-expired", "the consent has expired")
+            raise ServiceRefused(403, "consent-expired", "the consent has expired")
         if self._withdrawn(consent.consent_id, held.code):
-            raise _refused(403, "consent-withdrawn", "the holder withdrew this consent")
+            raise ServiceRefused(403, "consent-withdrawn", "the holder withdrew this consent")
 
     def _withdrawn(self, consent_id: str, code: str) -> bool:
         query = sa.select(W.c.consent_id).where(W.c.consent_id == consent_id, W.c.code == code)
@@ -233,20 +214,24 @@ class ConsentService:
         """Record a holder's withdrawal, signed with one of their current card certificates; returns the
         consent id. Withdrawing twice is harmless."""
         if not signed:
-            raise _refused(400, "no-withdrawal", "send the holder's signed withdrawal (CMS SignedData)")
+            raise ServiceRefused(400, "no-withdrawal", "send the holder's signed withdrawal (CMS SignedData)")
         try:
-            verification = verify_cms(signed, self._withdrawal_validator(), at=self._jpki.clock.now())
+            verification = verify_cms(
+                signed, self._validator(CertKind.signing, CertKind.auth), at=self._jpki.clock.now()
+            )
         except (MalformedInput, ValueError, TypeError, KeyError, IndexError):  # whatever the bytes were
-            raise _refused(
+            raise ServiceRefused(
                 422, "bad-withdrawal", "the body is not a CMS SignedData with attached content"
             ) from None
         if verification.verdict is not Verdict.valid or verification.signer is None:
-            raise _refused(
+            raise ServiceRefused(
                 422, "bad-signature", f"the withdrawal's signature does not verify: {verification.reason}"
             )
         held = find_held(self._jpki, verification.signer)
         if held.state is not CertState.current:
-            raise _refused(403, "certificate-revoked", "sign the withdrawal with a current card certificate")
+            raise ServiceRefused(
+                403, "certificate-revoked", "sign the withdrawal with a current card certificate"
+            )
         consent_id = str(_parse_json(verification.content, WITHDRAWAL_TYPE)["consent_id"])
         with self._jpki.pki.store.domain_write() as tx:
             if (
@@ -262,15 +247,6 @@ class ConsentService:
                 )
             tx.audit(AuditEntry(f"holder:{held.code}", "jpki.consent.withdraw", f"consent/{consent_id}", {}))
         return consent_id
-
-    def _withdrawal_validator(self) -> PathValidator:
-        anchors = [
-            *ca_generations(self._jpki, self._jpki.sign_ca.id),
-            *ca_generations(self._jpki, self._jpki.auth_ca.id),
-        ]
-        return PathValidator(
-            anchors, revocation=RevocationSettings(mode=RevocationMode.off), clock=self._jpki.clock
-        )
 
     def _audit(self, verifier_id: str, action: str, obj: str, details: dict[str, Any]) -> None:
         self._jpki.pki.store.append_audit(AuditEntry(f"verifier:{verifier_id}", action, obj, details))

@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import Protocol
 
+from ocsp.watcher import Periodic
 from pki.errors import PkiError
 from pki.store import DomainTx, Store
 
@@ -44,8 +45,7 @@ class Flusher:
         self._sources = tuple(sources)
         self._period = period
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic("verifier-ledger", self._tick, period)
         self._warned = -WARN_EVERY
 
     def flush(self, *, everything: bool = False) -> int:
@@ -67,17 +67,11 @@ class Flusher:
             return len(batches)
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="verifier-ledger", daemon=True)
-            self._thread.start()
+        self._periodic.start()
 
     def stop(self) -> None:
         """Stop the thread and write everything left (a failure is logged: the counts are then lost)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+        self._periodic.stop()
         try:
             self.flush(everything=True)
         except PkiError as exc:
@@ -85,14 +79,12 @@ class Flusher:
                 "verifier ledger: the last flush failed, provisions since the last one are lost: %s", exc
             )
 
-    def _run(self) -> None:
-        while not self._stop.wait(self._period):
-            try:
-                self.flush()
-            except PkiError as exc:  # the store is away: the counts wait in memory for the next round
-                now = time.monotonic()
-                if now - self._warned >= WARN_EVERY:
-                    self._warned = now
-                    log.warning("verifier ledger flush failed, retrying every %g s: %s", self._period, exc)
-            except Exception:  # a bug: keep the counts and the thread, say so
-                log.exception("verifier ledger flush failed")
+    def _tick(self) -> None:
+        """One round of the thread (ocsp.watcher.Periodic logs anything unexpected and goes on)."""
+        try:
+            self.flush()
+        except PkiError as exc:  # the store is away: the counts wait in memory for the next round
+            now = time.monotonic()
+            if now - self._warned >= WARN_EVERY:
+                self._warned = now
+                log.warning("verifier ledger flush failed, retrying every %g s: %s", self._period, exc)
